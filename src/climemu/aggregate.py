@@ -1,0 +1,94 @@
+"""The aggregate stage's numbers: contribution curves and the paper's findings as measures.
+
+From the group explanation (paper Sec. 4.2, Fig. 4): per cell, the monthly contribution
+curves (positive, negative, all), their normalised form, the locality radius (finding 1), the
+e-folding month and the share of month -1 (finding 2), and the spread of the normalised curves
+across cells (finding 3). With the synthetic source, the same measures on the exact
+contributions and the agreement of each heatmap with them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
+                                          locality_radius, normalised_curve, share_of_last_month)
+from climemu.config import Box
+from climemu.grid import box_mask
+
+
+def _means(group: xr.Dataset, prefix: str = "") -> xr.Dataset:
+    return xr.Dataset({k: group[f"{prefix}{k}"] for k in ("positive", "negative", "absolute")})
+
+
+def curves(group: xr.Dataset, truth: bool = False) -> xr.Dataset:
+    """Monthly contribution curves (cell, month) of the group means (or of the truth)."""
+    return group_monthly_contribution(_means(group, "truth_" if truth else ""))
+
+
+def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
+    """Long form (lead, method, cell, sign, month, contribution, normalised) for dvc plots."""
+    frames = []
+    sources = [(group.attrs["method"], False)] + ([("truth", True)] if "truth_absolute" in group else [])
+    for method, is_truth in sources:
+        c = curves(group, is_truth)
+        for sign in ("positive", "negative", "all"):
+            norm = normalised_curve(c[sign])
+            for cell in c["cell"].values:
+                frames.append(pd.DataFrame({
+                    "lead": lead, "method": method, "cell": str(cell), "sign": sign,
+                    "month": c["month"].values, "contribution": c[sign].sel(cell=cell).values,
+                    "normalised": norm.sel(cell=cell).values}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _box_share(absolute: xr.DataArray, box: Box) -> float:
+    """Share of |attribution| mass (all months) inside a box given in degrees."""
+    inside = box_mask(absolute["lat"].values, absolute["lon"].values, box)
+    total = float(absolute.sum())
+    return float(absolute.where(inside, 0.0).sum()) / total if total > 0 else float("nan")
+
+
+def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
+    """Per-cell measures and across-cell spread, flat enough for ``dvc metrics diff``."""
+    lat, lon = group["lat"].values, group["lon"].values
+    lat_idx = {float(v): i for i, v in enumerate(lat)}
+    lon_idx = {float(v): j for j, v in enumerate(lon)}
+    out: dict = {"method": group.attrs["method"], "n_samples": int(group.attrs["n_samples"])}
+    has_truth = "truth_absolute" in group
+    for is_truth in (False, True) if has_truth else (False,):
+        key = "truth" if is_truth else "attribution"
+        c = curves(group, is_truth)["all"]
+        per_cell = {}
+        for name in group["cell"].values:
+            g = group.sel(cell=name)
+            cell = (lat_idx[float(g["cell_lat"])], lon_idx[float(g["cell_lon"])])
+            absolute = g["truth_absolute" if is_truth else "absolute"]
+            radius = locality_radius(absolute, lat, lon, cell)
+            entry = {
+                "radius50_km": float(radius["radius_km"][0]), "radius90_km": float(radius["radius_km"][1]),
+                "radius50_cells": float(radius["radius_cells"][0]),
+                "radius90_cells": float(radius["radius_cells"][1]),
+                "efolding_month": float(efolding_month(c.sel(cell=name), interpolate=True)),
+                "share_month_minus1": float(share_of_last_month(c.sel(cell=name))),
+            }
+            if source_box is not None:
+                entry["source_box_share"] = _box_share(absolute, source_box)
+            per_cell[str(name)] = entry
+        out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
+    if has_truth:
+        agreement = {}
+        for name in group["cell"].values:
+            p = group["truth_pearson"].sel(cell=name).values
+            s = group["truth_spearman"].sel(cell=name).values
+            agreement[str(name)] = {
+                "pearson_median": float(np.median(p)), "pearson_q25": float(np.quantile(p, 0.25)),
+                "pearson_q75": float(np.quantile(p, 0.75)), "spearman_median": float(np.median(s)),
+                "spearman_q25": float(np.quantile(s, 0.25)), "spearman_q75": float(np.quantile(s, 0.75))}
+            norm_a = normalised_curve(curves(group)["all"].sel(cell=name))
+            norm_t = normalised_curve(curves(group, True)["all"].sel(cell=name))
+            agreement[str(name)]["curve_abs_error"] = float(np.abs(norm_a - norm_t).sum())
+        out["agreement"] = agreement
+    return out

@@ -1,0 +1,195 @@
+"""The paper's explanations of the trained emulator (Sec. 4.1 instance, Sec. 4.2 group).
+
+Instance: one sample, every method, one heatmap per input month and cell.
+Group: every training sample (up to a cap) for each group cell, accumulated as running sums so
+memory does not grow with the number of samples; with the synthetic source, each heatmap is
+also scored against the exact contribution (:mod:`climemu.truth`) while it is in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+from scipy.stats import rankdata
+from torch import nn
+
+from climemu.attribution.frozen import frozen_eval
+from climemu.attribution.group import GroupSums
+from climemu.attribution.heatmaps import month_labels
+from climemu.attribution.methods import attribute, get_method
+from climemu.config import CellSpec, ExplainConfig
+from climemu.data.window import WindowedData
+from climemu.grid import nearest_cell
+from climemu.progress import progress
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    i: int
+    j: int
+    lat: float        # the grid cell's centre, degrees
+    lon: float
+    is_land: bool
+
+
+def resolve_cells(specs: list[CellSpec], lat: np.ndarray, lon: np.ndarray, ocean: np.ndarray) -> list[Cell]:
+    """Nearest grid cells to cells given in degrees; a land cell is allowed (paper's case A)."""
+    cells = []
+    for spec in specs:
+        i, j = nearest_cell(lat, lon, spec.lat, spec.lon)
+        cells.append(Cell(spec.name, i, j, float(lat[i]), float(lon[j]), not bool(ocean[i, j])))
+    return cells
+
+
+def _cell_coords(cells: list[Cell]) -> dict:
+    return {"cell": [c.name for c in cells],
+            "cell_lat": ("cell", [c.lat for c in cells]), "cell_lon": ("cell", [c.lon for c in cells]),
+            "cell_is_land": ("cell", [c.is_land for c in cells])}
+
+
+def shap_baselines(cfg: ExplainConfig, data: WindowedData, seed: int) -> torch.Tensor | None:
+    """DeepLiftShap's baseline distribution: zeros (the paper) or a draw of training inputs."""
+    if cfg.shap_baselines == "zeros":
+        return None
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(data.n_samples("train"), size=cfg.shap_n_baselines, replace=False)
+    return data.inputs("train", np.sort(picks))
+
+
+def _method_kwargs(method: str, cfg: ExplainConfig, shap_base) -> dict:
+    if method == "integrated_gradients":
+        return {"n_steps": cfg.n_steps}
+    if method == "deeplift_shap":
+        return {"baselines": shap_base}
+    return {}
+
+
+def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],
+                     seed: int, truth=None) -> tuple[xr.Dataset, dict]:
+    """Heatmaps of one training sample: attribution(method, cell, month, lat, lon).
+
+    ``truth``: optional callable cell -> (36, lat, lon) coefficients; adds method "truth".
+    """
+    x = data.inputs("train", [cfg.instance_sample])                     # (1, 36, H, W)
+    y = data.targets_of("train", [cfg.instance_sample])[0, 0].numpy()   # (H, W)
+    with frozen_eval(model), torch.no_grad():
+        out = model(x)[0, 0].numpy()
+    shap_base = shap_baselines(cfg, data, seed)
+    maps, deltas = [], {}
+    for method in progress(cfg.methods, desc="instance", unit="method"):
+        per_cell = []
+        for c in cells:
+            kw = _method_kwargs(method, cfg, shap_base)
+            if get_method(method).has_delta:
+                attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True, **kw)
+                change = abs(out[c.i, c.j] - _zero_output(model, x)[c.i, c.j])
+                deltas[f"{method}.{c.name}"] = float(delta.abs().item() / max(change, 1e-12))
+            else:
+                attr = attribute(model, method, x, (c.i, c.j), **kw)
+            per_cell.append(attr[0].numpy())                             # (36, H, W)
+        maps.append(per_cell)
+    methods = list(cfg.methods)
+    if truth is not None:
+        maps.append([truth(c) * x[0].numpy() for c in cells])
+        methods.append("truth")
+    ds = xr.Dataset(
+        {"attribution": (("method", "cell", "month", "lat", "lon"), np.asarray(maps, np.float32)),
+         "input": (("month", "lat", "lon"), x[0].numpy()),
+         "target": (("lat", "lon"), y), "output": (("lat", "lon"), out),
+         "ocean": (("lat", "lon"), data.ocean.astype(np.int8))},
+        coords={"method": methods, "month": month_labels(x.shape[1]), "lat": data.lat,
+                "lon": data.lon, **_cell_coords(cells),
+                "target_value": ("cell", [float(y[c.i, c.j]) for c in cells])},
+        attrs={"sample": cfg.instance_sample, "split": "train", "lead": data.lead,
+               "target_time": str(data.time[data.target_index("train", cfg.instance_sample)]),
+               "units": "normalised anomaly (output) per input; heatmaps sum to f(x) - f(0)"})
+    return ds, deltas
+
+
+def _zero_output(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """f(0): the zero baseline's output map (the same for every sample)."""
+    with frozen_eval(model), torch.no_grad():
+        return model(torch.zeros_like(x[:1]))[0, 0].numpy()
+
+
+def _correlations(attr: np.ndarray, true: np.ndarray, ocean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample Pearson and Spearman correlation over ocean inputs. attr, true (B, 36, H, W)."""
+    a = attr[:, :, ocean].reshape(len(attr), -1)                       # (B, 36 * n_ocean)
+    t = true[:, :, ocean].reshape(len(true), -1)
+
+    def pearson(u, v):
+        u, v = u - u.mean(1, keepdims=True), v - v.mean(1, keepdims=True)
+        return (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-30)
+
+    return pearson(a, t), pearson(rankdata(a, axis=1), rankdata(t, axis=1))
+
+
+def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],
+                  truth=None) -> tuple[xr.Dataset, dict]:
+    """Mean positive / negative / absolute heatmaps over training samples, per group cell.
+
+    Also the mean target, output, error and input maps (paper Fig. 4, first row), the relative
+    completeness delta of DeepLift / IG, and, with ``truth``, per-sample agreement with it.
+    """
+    method = cfg.group_method
+    n = min(cfg.max_samples, data.n_samples("train"))
+    batches = [np.arange(s, min(s + cfg.batch_size, n)) for s in range(0, n, cfg.batch_size)]
+    sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
+    true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
+    scores = {c.name: ([], []) for c in cells}
+    coef = {c.name: truth(c) for c in cells} if truth is not None else {}
+    rel_deltas = []
+    maps = {k: np.zeros(data.ocean.shape) for k in ("target", "output", "input_first")}
+    has_delta = get_method(method).has_delta
+    f0 = _zero_output(model, data.inputs("train", [0]))
+    start = time.perf_counter()
+    for positions in progress(batches, desc=f"group {method}", unit="batch"):
+        x = data.inputs("train", positions)                              # (B, 36, H, W)
+        y = data.targets_of("train", positions)[:, 0].numpy()            # (B, H, W)
+        with frozen_eval(model), torch.no_grad():
+            out = model(x)[:, 0].numpy()
+        maps["target"] += y.sum(0)
+        maps["output"] += out.sum(0)
+        maps["input_first"] += x[:, 0].numpy().sum(0)
+        for c in cells:
+            kw = _method_kwargs(method, cfg, None)
+            if has_delta:
+                attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True, **kw)
+                change = np.abs(out[:, c.i, c.j] - f0[c.i, c.j])
+                rel_deltas.extend(delta.abs().numpy() / np.maximum(change, 1e-12))
+            else:
+                attr = attribute(model, method, x, (c.i, c.j), **kw)
+            attr = attr.numpy()
+            sums[c.name].update(attr)
+            if c.name in coef:
+                true = coef[c.name][None] * x.numpy()                     # (B, 36, H, W)
+                true_sums[c.name].update(true)
+                p, s = _correlations(attr, true, data.ocean)
+                scores[c.name][0].extend(p)
+                scores[c.name][1].extend(s)
+    seconds = time.perf_counter() - start
+    means = [sums[c.name].mean() for c in cells]
+    ds = xr.concat(means, dim="cell")
+    if coef:
+        true_means = xr.concat([true_sums[c.name].mean() for c in cells], dim="cell")
+        for name in ("positive", "negative", "absolute"):
+            ds[f"truth_{name}"] = true_means[name]
+        ds["truth_pearson"] = (("cell", "sample"), np.array([scores[c.name][0] for c in cells]))
+        ds["truth_spearman"] = (("cell", "sample"), np.array([scores[c.name][1] for c in cells]))
+    for k, v in maps.items():
+        ds[f"mean_{k}"] = (("lat", "lon"), v / n)
+    ds["mean_error"] = ds["mean_output"] - ds["mean_target"]
+    ds["ocean"] = (("lat", "lon"), data.ocean.astype(np.int8))
+    ds = ds.assign_coords(_cell_coords(cells))
+    ds.attrs.update({"method": method, "n_samples": n, "split": "train", "lead": data.lead})
+    stats = {"group_seconds": seconds, "group_attributions": n * len(cells),
+             "attributions_per_second": n * len(cells) / seconds}
+    if rel_deltas:
+        stats.update({"relative_delta_median": float(np.median(rel_deltas)),
+                      "relative_delta_max": float(np.max(rel_deltas))})
+    return ds, stats

@@ -1,0 +1,1 @@
+"""Data: sources behind the fetch stage, smoothing, and the chronological windows."""

@@ -1,0 +1,136 @@
+"""PNG figures equivalent to the paper's Figs. 2-5 (seaborn/matplotlib, no display needed).
+
+Every map shows the coastline (the ocean mask's edge) and uses a diverging colour map centred
+on zero, so positive and negative contributions read the same way in every panel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import seaborn as sns  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from climemu.aggregate import curves  # noqa: E402
+from climemu.io import atomic_path  # noqa: E402
+
+CMAP = "RdBu_r"
+
+
+ZOOM_DEG = 15.0   # heatmaps are zoomed on the explained cell, as in the paper's Figs. 2-3
+
+
+def _map(ax, field: xr.DataArray | np.ndarray, lat, lon, ocean, title: str, cell=None, symmetric=True,
+         zoom: bool = False):
+    values = np.asarray(field, dtype=float)
+    vmax = np.nanmax(np.abs(values)) or 1.0
+    kw = {"vmin": -vmax, "vmax": vmax, "cmap": CMAP} if symmetric else {"cmap": "viridis"}
+    im = ax.pcolormesh(lon, lat, values, shading="nearest", **kw)
+    ax.contour(lon, lat, ocean.astype(float), levels=[0.5], colors="k", linewidths=0.6)
+    if cell is not None:
+        ax.plot(cell[1], cell[0], marker="x", color="lime", ms=7, mew=2)
+        if zoom:
+            ax.set_xlim(cell[1] - ZOOM_DEG, cell[1] + ZOOM_DEG)
+            ax.set_ylim(cell[0] - ZOOM_DEG, cell[0] + ZOOM_DEG)
+    ax.set_title(title, fontsize=8)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=6)
+    plt.colorbar(im, ax=ax, shrink=0.7).ax.tick_params(labelsize=6)
+
+
+def _save(fig, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def fig2_methods(instance: xr.Dataset, path: str | Path, cell: str | None = None) -> None:
+    """Methods side by side for one cell at months -36 and -1 (paper Fig. 2), zoomed in.
+
+    Default cell: the first ocean cell of the instance explanation (a land cell has no truth).
+    """
+    ocean_cells = [str(c) for c, land in zip(instance["cell"].values, instance["cell_is_land"].values)
+                   if not land]
+    cell = cell or (ocean_cells or [str(instance["cell"].values[0])])[0]
+    c = instance.sel(cell=cell)
+    lat, lon, ocean = instance["lat"], instance["lon"], instance["ocean"].values
+    methods = list(instance["method"].values)
+    n_col = max(4, len(methods))
+    fig, axes = plt.subplots(3, n_col, figsize=(3.2 * n_col, 7.5), layout="constrained")
+    at = (float(c["cell_lat"]), float(c["cell_lon"]))
+    for ax, (name, field) in zip(axes[0], [("target", instance["target"]), ("output", instance["output"]),
+                                          ("error", instance["output"] - instance["target"]),
+                                          ("input month -36", instance["input"].sel(month=-36))]):
+        _map(ax, field, lat, lon, ocean, name, at)
+    for ax in axes[0][4:]:
+        ax.axis("off")
+    for k, m in enumerate(methods):
+        for row, month in ((1, -36), (2, -1)):
+            _map(axes[row][k], c["attribution"].sel({"method": m, "month": month}), lat, lon, ocean,
+                 f"{m}, month {month}", at, zoom=True)
+    fig.suptitle(f"Cell {cell} ({at[0]:.1f}N, {at[1]:.1f}E): methods compared (cf. paper Fig. 2)")
+    _save(fig, path)
+
+
+def fig3_instance(instance: xr.Dataset, method: str, path: str | Path) -> None:
+    """Each instance cell: heatmap at its most important month and its monthly curve (Fig. 3)."""
+    lat, lon, ocean = instance["lat"], instance["lon"], instance["ocean"].values
+    cells = list(instance["cell"].values)
+    fig, axes = plt.subplots(len(cells), 3, figsize=(13, 3.3 * len(cells)), squeeze=False,
+                             layout="constrained")
+    for row, name in enumerate(cells):
+        a = instance["attribution"].sel({"method": method, "cell": name})
+        curve = np.abs(a).sum(("lat", "lon"))
+        top = int(curve["month"].values[curve.values.argmax()])
+        at = (float(a["cell_lat"]), float(a["cell_lon"]))
+        kind = "land" if bool(a["cell_is_land"]) else ("positive" if float(a["target_value"]) >= 0 else "negative")
+        _map(axes[row][0], a.sel(month=top), lat, lon, ocean, f"{name} ({kind}): {method}, month {top}", at,
+             zoom=True)
+        _map(axes[row][1], instance["input"].sel(month=top), lat, lon, ocean, f"input, month {top}", at)
+        sns.lineplot(x=curve["month"].values, y=curve.values, ax=axes[row][2], marker="o")
+        axes[row][2].set(xlabel="input month", ylabel="sum |attribution|", title=f"{name}: monthly contribution")
+    fig.suptitle("Instance explanation (cf. paper Fig. 3)")
+    _save(fig, path)
+
+
+def fig4_group(group: xr.Dataset, path: str | Path) -> None:
+    """Group means and monthly curves per cell (paper Fig. 4)."""
+    lat, lon, ocean = group["lat"], group["lon"], group["ocean"].values
+    first = group.isel(cell=0)
+    at = (float(first["cell_lat"]), float(first["cell_lon"]))
+    fig, axes = plt.subplots(3, 3, figsize=(14, 10), layout="constrained")
+    panels = [("mean target", group["mean_target"]), ("mean output", group["mean_output"]),
+              ("mean error", group["mean_error"]), ("mean input, month -36", group["mean_input_first"]),
+              (f"{first['cell'].item()}: mean positive, month -1", first["positive"].sel(month=-1)),
+              (f"{first['cell'].item()}: mean negative, month -1", first["negative"].sel(month=-1))]
+    for ax, (title, field) in zip(axes.flat, panels):
+        _map(ax, field, lat, lon, ocean, title, at)
+    c = curves(group)
+    for ax, sign in zip(axes[2], ("positive", "negative", "all")):
+        for name in c["cell"].values:
+            ax.plot(c["month"], c[sign].sel(cell=name), marker=".", label=str(name))
+        if "truth_absolute" in group:
+            t = curves(group, truth=True)
+            for name in t["cell"].values:
+                ax.plot(t["month"], t[sign].sel(cell=name), ls="--", lw=0.8, label=f"{name} (truth)")
+        ax.set(xlabel="input month", ylabel="mean sum |attribution|", title=f"monthly contribution: {sign}")
+        ax.legend(fontsize=6)
+    fig.suptitle(f"Group explanation over {group.attrs['n_samples']} training samples, "
+                 f"{group.attrs['method']}, lead {group.attrs['lead']} (cf. paper Fig. 4)")
+    _save(fig, path)
+
+
+def fig5_ablation(panels: dict[str, np.ndarray], lat, lon, ocean, box_outline, path: str | Path) -> None:
+    """Ablated input, output, output after ablation, difference (paper Fig. 5)."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6), layout="constrained")
+    for ax, (title, field) in zip(axes, panels.items()):
+        _map(ax, field, lat, lon, ocean, title)
+        (la0, la1), (lo0, lo1) = box_outline
+        ax.plot([lo0, lo1, lo1, lo0, lo0], [la0, la0, la1, la1, la0], color="magenta", lw=1)
+    fig.suptitle("Ablation (cf. paper Fig. 5)")
+    _save(fig, path)

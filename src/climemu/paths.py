@@ -1,0 +1,16 @@
+"""Where each stage writes: one place, used by the stages and named again in dvc.yaml."""
+
+RAW = "data/raw.nc"                 # fetch: tos (time, lat, lon) degC, NaN over land
+SMOOTHED = "data/smoothed.nc"       # smooth: trailing moving average
+WINDOWS = "data/windows.nc"         # window: split index tables + training normalisation
+MODEL = "models/model.pt"           # train: weights + config + normalisation
+TRAIN_METRICS = "metrics/train.json"
+TRAIN_CURVE = "plots/train_curve.csv"
+INSTANCE = "explain/instance.nc"    # explain: heatmaps (method, cell, month, lat, lon) of one sample
+GROUP = "explain/group.nc"          # explain: mean +/-/|.| heatmaps (cell, month, lat, lon)
+EXPLAIN_METRICS = "metrics/explain.json"
+AGGREGATE_METRICS = "metrics/aggregate.json"
+CONTRIBUTION = "plots/contribution.csv"
+FIGURES = "plots/figures"           # PNG figures of the paper (Fig. 2-5)
+ABLATE_METRICS = "metrics/ablate.json"
+FIG5 = "plots/figures/fig5_ablation.png"

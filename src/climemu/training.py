@@ -1,0 +1,165 @@
+"""Training the emulator: masked MSE over ocean cells, Adam with weight decay (paper Sec. 2).
+
+The best epoch is chosen on the validation split, never on test. Seeded and deterministic on
+the CPU: the same params give the same weights and metrics on the same machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from climemu.progress import progress
+
+from climemu.config import ModelConfig, TrainConfig
+from climemu.data.window import WindowedData
+from climemu.models import build_model
+
+log = logging.getLogger(__name__)
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, ocean: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over ocean cells only. pred, target (B, 1, H, W); ocean (H, W) bool.
+
+    Land is masked after the network (the paper's "hard constraint in post-processing"), so
+    land cells must not count in the loss.
+    """
+    w = ocean.to(pred.dtype)
+    return ((pred - target) ** 2 * w).sum() / (w.sum() * pred.shape[0])
+
+
+def anomaly_correlation(pred: torch.Tensor, target: torch.Tensor, ocean: torch.Tensor) -> torch.Tensor:
+    """(B,) Pearson correlation over ocean cells between predicted and true anomaly maps."""
+    p, t = pred[:, 0][:, ocean], target[:, 0][:, ocean]                 # (B, n_ocean)
+    p, t = p - p.mean(1, keepdim=True), t - t.mean(1, keepdim=True)
+    return (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1)).clamp_min(1e-12)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device: 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    # Deterministic kernels where they exist; warn (not fail) where a CUDA op has none.
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class History:
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: History
+    best_epoch: int
+    val_rmse: float            # degC
+    val_acc: float             # mean pattern anomaly correlation over ocean
+    seconds: float
+    samples_per_second: float
+    device: str
+
+
+class Trainer:
+    """Call :func:`seed_everything` before building the model (see :func:`train`)."""
+
+    def __init__(self, model: nn.Module, data: WindowedData, cfg: TrainConfig, generator: torch.Generator):
+        self.cfg, self.data = cfg, data
+        self.generator = generator
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        self.device = resolve_device(cfg.device)
+        # channels_last measured 1.3x faster per training sample on a 2-core CPU (47 vs 61 ms).
+        self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=self.layout)
+        self.ocean = torch.from_numpy(data.ocean).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr,
+                                          weight_decay=cfg.weight_decay)
+
+    def _batch(self, split: str, positions) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.data.inputs(split, positions).to(self.device, memory_format=self.layout)
+        y = self.data.targets_of(split, positions).to(self.device)
+        return x, y
+
+    def _batches(self, split: str, shuffle: bool):
+        n = self.data.n_samples(split)
+        order = torch.randperm(n, generator=self.generator).numpy() if shuffle else np.arange(n)
+        for start in range(0, n, self.cfg.batch_size):
+            yield order[start:start + self.cfg.batch_size]
+
+    def train_epoch(self, epoch: int) -> float:
+        self.model.train()
+        total, count = 0.0, 0
+        bar = progress(self._batches("train", shuffle=True), desc=f"epoch {epoch}", unit="batch",
+                   total=-(-self.data.n_samples("train") // self.cfg.batch_size), leave=False)
+        for positions in bar:
+            x, y = self._batch("train", positions)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = masked_mse(self.model(x), y, self.ocean)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item() * len(positions)
+            count += len(positions)
+            bar.set_postfix(loss=f"{total / count:.4f}", refresh=False)
+        return total / count
+
+    @torch.no_grad()
+    def evaluate(self, split: str = "val") -> tuple[float, float]:
+        """Masked MSE (normalised units) and mean anomaly correlation on a split."""
+        self.model.eval()
+        sq, acc, n = 0.0, 0.0, 0
+        for positions in self._batches(split, shuffle=False):
+            x, y = self._batch(split, positions)
+            pred = self.model(x)
+            sq += masked_mse(pred, y, self.ocean).item() * len(positions)
+            acc += anomaly_correlation(pred, y, self.ocean).sum().item()
+            n += len(positions)
+        return sq / n, acc / n
+
+    def fit(self) -> TrainResult:
+        history, best = History(), (float("inf"), 0, None, 0.0)
+        start = time.perf_counter()
+        for epoch in range(1, self.cfg.epochs + 1):
+            train_loss = self.train_epoch(epoch)
+            val_loss, val_acc = self.evaluate("val")
+            history.epoch.append(epoch)
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+            log.info("epoch %d: train %.4f  val %.4f  acc %.3f", epoch, train_loss, val_loss, val_acc)
+            tqdm.write(f"epoch {epoch}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+                       f"val acc {val_acc:.3f}")
+            if val_loss < best[0]:
+                best = (val_loss, epoch, copy.deepcopy(self.model.state_dict()), val_acc)
+        seconds = time.perf_counter() - start
+        val_loss, best_epoch, state, val_acc = best
+        self.model.load_state_dict(state)
+        n_seen = self.cfg.epochs * self.data.n_samples("train")
+        return TrainResult(
+            model=self.model.to(memory_format=torch.contiguous_format), history=history,
+            best_epoch=best_epoch, val_rmse=float(np.sqrt(val_loss)) * self.data.scale,
+            val_acc=val_acc, seconds=seconds, samples_per_second=n_seen / seconds,
+            device=str(self.device))
+
+
+def train(model_cfg: ModelConfig, data: WindowedData, cfg: TrainConfig, seed: int) -> TrainResult:
+    """Seed, build the network (so its initialisation is seeded too) and fit it."""
+    generator = seed_everything(seed)
+    model = build_model(model_cfg, data.ocean.shape, data.input_months)
+    return Trainer(model, data, cfg, generator).fit()

@@ -1,0 +1,85 @@
+"""ablate: blank a box of the input and measure where the output changes -> metrics/ablate.json,
+plots/figures/fig5_ablation.png (paper Sec. 4.3, Fig. 5)."""
+
+import json
+
+import numpy as np
+import torch
+import xarray as xr
+
+from climemu import figures, paths
+from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
+from climemu.checkpoint import load_checkpoint
+from climemu.config import Box, load_params
+from climemu.data.synthetic import LinearModel
+from climemu.data.window import WindowedData
+from climemu.io import write_json
+from climemu.tracking import log_stage
+from climemu.truth import coefficients
+
+
+def true_response(linear: LinearModel, x: np.ndarray, source: np.ndarray, target: np.ndarray,
+                  lead: int) -> np.ndarray:
+    """(B,) exact mean change over the target cells when the source cells are set to zero.
+
+    x (B, 36, H, W) normalised inputs; the linear truth is additive, so removing the source
+    removes exactly its contributions: - sum over source cells and months of coef * x.
+    """
+    cells = np.argwhere(target & linear.ocean)
+    change = np.zeros(len(x))
+    for i, j in cells:
+        coef = coefficients(linear, (int(i), int(j)), lead, x.shape[1])            # (36, H, W)
+        change -= (coef[:, source][None] * x[:, :, source]).sum((1, 2))
+    return change / len(cells)
+
+
+def main() -> None:
+    params = load_params()
+    cfg = params.ablate
+    model, _ = load_checkpoint(paths.MODEL)
+    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    positions = np.arange(min(cfg.max_samples, data.n_samples("val")))
+    x = data.inputs("val", positions)                                       # (B, 36, H, W)
+    lat, lon, ocean = data.lat, data.lon, data.ocean
+
+    diff = ablate_box(model, x, lat, lon, cfg.box, batch_size=cfg.batch_size)   # (B, H, W)
+    metrics = {"box": cfg.box.model_dump(), "halo_cells": cfg.halo, "n_samples": len(positions),
+               "far_field_influence": far_field_influence(diff, lat, lon, cfg.box, cfg.halo, mask=ocean),
+               "mean_abs_change": float(np.abs(diff.values[:, ocean]).mean())}
+
+    with xr.open_dataset(paths.RAW) as raw:
+        generator = json.loads(raw.attrs["generator_config"]) if "generator_config" in raw.attrs else None
+        linear = LinearModel.from_dataset(raw) if generator else None
+    if generator:
+        source, target = Box(**generator["source_box"]), Box(**generator["target_box"])
+        tele = ablate_box(model, x, lat, lon, source, batch_size=cfg.batch_size)
+        model_resp = target_response(tele, lat, lon, target, mask=ocean).values       # (B,)
+        true_resp = true_response(linear, x.numpy(), box_cells(lat, lon, source),
+                                  box_cells(lat, lon, target), data.lead)
+        metrics["teleconnection"] = {
+            "model_target_response_mean_abs": float(np.abs(model_resp).mean()),
+            "true_target_response_mean_abs": float(np.abs(true_resp).mean()),
+            "response_ratio": float(np.abs(model_resp).mean() / max(np.abs(true_resp).mean(), 1e-12)),
+            "response_correlation": float(np.corrcoef(model_resp, true_resp)[0, 1]),
+            "far_field_influence": far_field_influence(tele, lat, lon, source, cfg.halo, mask=ocean)}
+    write_json(metrics, paths.ABLATE_METRICS)
+
+    x0 = x[:1]
+    with torch.no_grad():
+        model.eval()
+        inside = torch.as_tensor(box_cells(lat, lon, cfg.box))
+        ablated = x0.masked_fill(inside, 0.0)
+        before, after = model(x0)[0, 0].numpy(), model(ablated)[0, 0].numpy()
+    masked = lambda f: np.where(ocean, f, np.nan)   # noqa: E731 - land masked after the network
+    figures.fig5_ablation({"A: ablated input, month -36": ablated[0, 0].numpy(), "B: output": masked(before),
+                           "C: output after ablation": masked(after), "D: difference C - B": masked(after - before)},
+                          lat, lon, ocean, ((cfg.box.lat_min, cfg.box.lat_max), (cfg.box.lon_min, cfg.box.lon_max)),
+                          paths.FIG5)
+    print(f"ablate: far-field influence {metrics['far_field_influence']:.4f}"
+          + (f"; teleconnection response ratio {metrics['teleconnection']['response_ratio']:.3f}" if generator else ""))
+    log_stage("ablate", {"lead": params.lead, "ablate": cfg.model_dump()}, metrics,
+              artifacts=[paths.ABLATE_METRICS], tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""aggregate: contribution curves, the findings' measures and Figs. 2-4 -> metrics/aggregate.json,
+plots/contribution.csv, plots/figures/*.png (paper Sec. 4)."""
+
+import json
+
+import xarray as xr
+
+from climemu import aggregate, figures, paths
+from climemu.config import Box, load_params
+from climemu.io import write_csv, write_json
+from climemu.tracking import log_stage
+
+
+def main() -> None:
+    params = load_params()
+    with xr.open_dataset(paths.GROUP) as g, xr.open_dataset(paths.INSTANCE) as i, \
+            xr.open_dataset(paths.RAW) as raw:
+        group, instance = g.load(), i.load()
+        generator = json.loads(raw.attrs["generator_config"]) if "generator_config" in raw.attrs else None
+    source_box = Box(**generator["source_box"]) if generator else None
+    metrics = aggregate.measures(group, source_box)
+    metrics["lead"] = params.lead
+    write_json(metrics, paths.AGGREGATE_METRICS)
+    write_csv(aggregate.contribution_table(group, params.lead), paths.CONTRIBUTION)
+    figures.fig2_methods(instance, f"{paths.FIGURES}/fig2_methods.png")
+    figures.fig3_instance(instance, params.explain.group_method, f"{paths.FIGURES}/fig3_instance.png")
+    figures.fig4_group(group, f"{paths.FIGURES}/fig4_group.png")
+    a = metrics["attribution"]
+    print("aggregate: " + "; ".join(f"{k}: r50 {v['radius50_km']:.0f} km, e-fold {v['efolding_month']:.1f}, "
+                                    f"month -1 {v['share_month_minus1']:.2f}" for k, v in a["cells"].items())
+          + f"; spread {a['curve_spread']:.3f}")
+    log_stage("aggregate", {"lead": params.lead}, metrics,
+              artifacts=[paths.AGGREGATE_METRICS, paths.CONTRIBUTION, f"{paths.FIGURES}/fig4_group.png"],
+              tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""fetch: SST from ``data.source`` on the box of ``data.box`` -> data/raw.nc."""
+
+import time
+
+from climemu import paths
+from climemu.config import load_params
+from climemu.data.sources import fetch
+from climemu.io import write_netcdf
+from climemu.tracking import log_stage
+
+
+def main() -> None:
+    params = load_params()
+    start = time.perf_counter()
+    ds = fetch(params.data)
+    write_netcdf(ds, paths.RAW)
+    seconds = time.perf_counter() - start
+    print(f"fetch: {ds.sizes['time']} months x {ds.sizes['lat']} x {ds.sizes['lon']} "
+          f"from {params.data.source} in {seconds:.1f} s")
+    log_stage("fetch", {"data": params.data.model_dump()},
+              {"months": ds.sizes["time"], "ocean_cells": int(ds["ocean"].sum()), "seconds": seconds})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""smooth: trailing ``smooth.months`` moving average of data/raw.nc -> data/smoothed.nc."""
+
+import time
+
+import xarray as xr
+
+from climemu import paths
+from climemu.config import load_params
+from climemu.data.smooth import smooth
+from climemu.io import write_netcdf
+from climemu.tracking import log_stage
+
+
+def main() -> None:
+    params = load_params()
+    start = time.perf_counter()
+    with xr.open_dataset(paths.RAW) as raw:
+        out = smooth(raw.load(), params.smooth.months)
+    write_netcdf(out, paths.SMOOTHED)
+    seconds = time.perf_counter() - start
+    print(f"smooth: {params.smooth.months}-month trailing mean, {out.sizes['time']} months "
+          f"in {seconds:.1f} s")
+    log_stage("smooth", {"smooth": params.smooth.model_dump()}, {"seconds": seconds})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""train: the Table 1 DenseNet on the windows -> models/model.pt, metrics/train.json,
+plots/train_curve.csv."""
+
+import pandas as pd
+
+from climemu import paths
+from climemu.checkpoint import save_checkpoint
+from climemu.config import load_params
+from climemu.data.window import WindowedData
+from climemu.io import write_csv, write_json
+from climemu.models import count_parameters
+from climemu.tracking import log_stage
+from climemu.training import train
+
+
+def main() -> None:
+    params = load_params()
+    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    result = train(params.model, data, params.train, params.seed)
+
+    save_checkpoint(paths.MODEL, result.model, params.model, data,
+                    extra={"best_epoch": result.best_epoch, "seed": params.seed})
+    metrics = {
+        "n_params": count_parameters(result.model),
+        "best_epoch": result.best_epoch,
+        "val_rmse_degC": round(result.val_rmse, 6),
+        "val_acc": round(result.val_acc, 6),
+        "train_seconds": round(result.seconds, 2),
+        "samples_per_second": round(result.samples_per_second, 3),
+        "n_train": data.n_samples("train"),
+        "device": result.device,
+    }
+    write_json(metrics, paths.TRAIN_METRICS)
+    h = result.history
+    write_csv(pd.DataFrame({"epoch": h.epoch, "train_loss": h.train_loss, "val_loss": h.val_loss}),
+              paths.TRAIN_CURVE)
+    print(f"train: best epoch {result.best_epoch}, val RMSE {result.val_rmse:.4f} degC, "
+          f"val ACC {result.val_acc:.3f}, {result.samples_per_second:.1f} samples/s")
+    log_stage("train", {"lead": params.lead, "seed": params.seed, "model": params.model.model_dump(),
+                        "train": params.train.model_dump()},
+              metrics, artifacts=[paths.TRAIN_METRICS, paths.TRAIN_CURVE],
+              tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""window: chronological splits and training-period normalisation -> data/windows.nc."""
+
+import time
+
+import xarray as xr
+
+from climemu import paths
+from climemu.config import load_params
+from climemu.data.window import build_windows
+from climemu.io import write_netcdf
+from climemu.tracking import log_stage
+
+
+def main() -> None:
+    params = load_params()
+    start = time.perf_counter()
+    with xr.open_dataset(paths.SMOOTHED) as smoothed:
+        windows = build_windows(smoothed, params.window, params.lead)
+    write_netcdf(windows, paths.WINDOWS)
+    seconds = time.perf_counter() - start
+    counts = {f"n_{s}": windows.sizes[f"sample_{s}"] for s in ("train", "val", "test")}
+    print(f"window: lead {params.lead}, {counts}, gap {windows.attrs['gap_months']} months, "
+          f"scale {float(windows['scale']):.3f} degC, {seconds:.1f} s")
+    log_stage("window", {"lead": params.lead, "window": params.window.model_dump()},
+              {**counts, "scale_degC": float(windows["scale"]), "seconds": seconds},
+              tags={"lead": params.lead})
+
+
+if __name__ == "__main__":
+    main()

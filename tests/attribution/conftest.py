@@ -1,0 +1,51 @@
+"""Tiny networks with known answers for the attribution tests."""
+
+import pytest
+import torch
+from torch import nn
+
+
+def make_bn_relu_conv_net(seed: int = 0, months: int = 36) -> nn.Sequential:
+    """BN-ReLU-Conv blocks as in the emulator (Table 1), with non-trivial BN statistics.
+
+    BatchNorm with its default statistics is the identity, which would make DeepLift with a
+    zero baseline equal gradient x input; random running statistics make the ReLU references
+    non-zero, so the rescale rule matters.
+    """
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(
+        nn.BatchNorm2d(months), nn.ReLU(), nn.Conv2d(months, 6, 3, padding=1, bias=False),
+        nn.BatchNorm2d(6), nn.ReLU(), nn.Conv2d(6, 1, 3, padding=1, bias=False))
+    with torch.no_grad():
+        for bn in (net[0], net[3]):
+            n = bn.num_features
+            bn.running_mean.copy_(torch.randn(n, generator=g))
+            bn.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            bn.weight.copy_(torch.rand(n, generator=g) + 0.5)
+            bn.bias.copy_(torch.randn(n, generator=g))
+        for conv in (net[2], net[5]):
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.3)
+    return net.eval()
+
+
+class CopyCell(nn.Module):
+    """Output cell (i, j) is input month-channel m at cell (k, l): a roll of that channel."""
+
+    def __init__(self, month: int, source: tuple[int, int], target: tuple[int, int]):
+        super().__init__()
+        self.month = month
+        self.shift = (target[0] - source[0], target[1] - source[1])
+
+    def forward(self, x):
+        return x[:, self.month:self.month + 1].roll(self.shift, dims=(2, 3))   # (B, 1, H, W)
+
+
+@pytest.fixture
+def bn_relu_conv_net():
+    return make_bn_relu_conv_net()
+
+
+@pytest.fixture
+def copy_cell():
+    """Factory ``copy_cell(month, source, target)`` (a fixture, so no test imports conftest)."""
+    return CopyCell

@@ -1,0 +1,139 @@
+"""The reported measures on hand-made heatmaps and curves with known answers."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from climemu.attribution.group import GroupSums
+from climemu.attribution.heatmaps import as_heatmaps
+from climemu.attribution.measures import (curve_spread, efolding_month,
+                                          group_monthly_contribution, locality_radius,
+                                          monthly_contribution, normalised_curve,
+                                          share_of_last_month)
+
+R = 6371.0                                        # km, the radius climemu.grid uses
+LAT = 50.5 + np.arange(9)                         # 1-degree grid, 9 x 11 cells
+LON = -30.5 + np.arange(11)
+CELL = (4, 5)                                     # at 54.5 N, 25.5 W
+
+
+def one_map(entries) -> np.ndarray:
+    """A (36, lat, lon) heatmap with values only at the given (month label, i, j)."""
+    a = np.zeros((36, LAT.size, LON.size))
+    for (month, i, j), value in entries.items():
+        a[36 + month, i, j] = value
+    return a
+
+
+# --- monthly contribution -----------------------------------------------------------------
+
+def test_monthly_contribution_by_sign():
+    a = one_map({(-1, 0, 0): 2.0, (-1, 3, 3): -1.0, (-36, 2, 2): -3.0})
+    curve = monthly_contribution(as_heatmaps(a, LAT, LON))
+    assert curve["positive"].sel(month=-1) == 2 and curve["negative"].sel(month=-1) == 1
+    assert curve["all"].sel(month=-1) == 3
+    assert curve["positive"].sel(month=-36) == 0 and curve["negative"].sel(month=-36) == 3
+    assert float(curve["all"].sel(month=-2)) == 0
+
+
+def test_group_curve_is_mean_of_sample_curves():
+    maps = np.random.default_rng(0).normal(size=(6, 36, LAT.size, LON.size))
+    group = group_monthly_contribution(GroupSums().update(maps).mean())
+    per_sample = monthly_contribution(as_heatmaps(maps)).mean("sample")
+    for name in ("positive", "negative", "all"):
+        np.testing.assert_allclose(group[name], per_sample[name])
+    np.testing.assert_allclose(group["all"], np.abs(maps).sum((2, 3)).mean(0))
+
+
+def test_normalised_curve_sums_to_one_and_share_of_month_minus_one():
+    curve = np.ones(36)
+    curve[-1] = 2.0
+    norm = normalised_curve(curve)
+    assert float(norm.sum("month")) == pytest.approx(1.0)
+    assert float(share_of_last_month(curve)) == pytest.approx(2 / 37)
+    assert np.isnan(normalised_curve(np.zeros(36))).all()
+
+
+# --- e-folding month ----------------------------------------------------------------------
+
+def test_efolding_of_exponential_decay():
+    tau = 4.5
+    k = np.arange(35, -1, -1)                      # months before month -1: 35 ... 0
+    curve = np.exp(-k / tau)                       # month -1 - k
+    # Falls below 1/e first at k = 5 (e^(-5/4.5) < e^-1 < e^(-4/4.5)): month -6.
+    assert float(efolding_month(curve)) == -6
+    assert float(efolding_month(curve, interpolate=True)) == pytest.approx(-1 - tau)
+    assert float(efolding_month(3 * curve)) == -6  # scale-free
+
+
+def test_efolding_by_hand_with_interpolation():
+    curve = np.full(36, 0.1)
+    curve[-4:] = [0.2, 0.3, 0.5, 1.0]               # months -4, -3, -2, -1
+    assert float(efolding_month(curve)) == -3      # 0.3 < 1/e = 0.368 first at month -3
+    t = (np.log(0.5) + 1) / (np.log(0.5) - np.log(0.3))    # log-linear between -2 and -3
+    assert float(efolding_month(curve, interpolate=True)) == pytest.approx(-2 - t)
+    assert -3 < -2 - t < -2
+
+
+def test_efolding_undefined_cases_and_extra_dims():
+    flat = np.ones(36)                             # never falls to 1/e within 36 months
+    dead = np.r_[np.ones(35), 0.0]                 # nothing at month -1
+    both = efolding_month(np.stack([flat, dead, np.r_[np.zeros(35), 1.0]]))
+    assert both.dims == ("dim_0",)
+    assert np.isnan(both[0]) and np.isnan(both[1]) and both[2] == -2
+
+
+# --- spread across cells ------------------------------------------------------------------
+
+def test_curve_spread_by_hand():
+    months = {"month": [-2, -1]}
+    same = xr.DataArray([[1.0, 3.0], [2.0, 6.0]], dims=("cell", "month"), coords=months)
+    assert float(curve_spread(same)) == 0      # same shape, different size
+    differ = xr.DataArray([[0.5, 0.5], [2.5, 7.5]], dims=("cell", "month"), coords=months)
+    # normalised: [0.5, 0.5] and [0.25, 0.75]; std across the two cells 0.125 in both months.
+    assert float(curve_spread(differ)) == pytest.approx(0.125)
+
+
+# --- locality radius ----------------------------------------------------------------------
+
+def meridian_km(cells: int) -> float:
+    return R * np.radians(cells * 1.0)             # 1-degree cells along a meridian
+
+
+def test_all_mass_at_the_target_cell_gives_radius_zero():
+    r = locality_radius(one_map({(-1, *CELL): -5.0, (-30, *CELL): 2.0}), LAT, LON, CELL)
+    assert (r["radius_km"] == 0).all() and (r["radius_cells"] == 0).all()
+
+
+def test_mass_on_a_ring_gives_the_ring_distance():
+    i, j = CELL
+    a = one_map({(-1, i - 2, j): 1.0, (-1, i + 2, j): -1.0, (-5, i - 2, j): 0.5})
+    r = locality_radius(a, LAT, LON, CELL)
+    np.testing.assert_allclose(r["radius_km"], [meridian_km(2)] * 2, rtol=1e-9)
+    np.testing.assert_array_equal(r["radius_cells"], [2, 2])
+
+
+def test_fractions_split_between_near_and_far_mass():
+    i, j = CELL
+    a = one_map({(-1, i, j): 0.6, (-2, i + 3, j): -0.4})    # 60 % at the cell, 40 % 3 north
+    r = locality_radius(a, LAT, LON, CELL, fractions=(0.5, 0.6, 0.9))
+    np.testing.assert_allclose(r["radius_km"], [0, 0, meridian_km(3)], rtol=1e-9)
+    np.testing.assert_array_equal(r["radius_cells"], [0, 0, 3])
+
+
+def test_km_and_cells_are_different_metrics_along_a_parallel():
+    i, j = CELL
+    r = locality_radius(one_map({(-1, i, j + 3): 1.0}), LAT, LON, CELL)
+    phi, dlam = np.radians(LAT[i]), np.radians(3.0)
+    along_parallel = 2 * R * np.arcsin(np.cos(phi) * np.sin(dlam / 2))   # same latitude
+    np.testing.assert_allclose(r["radius_km"], along_parallel, rtol=1e-9)
+    assert along_parallel < meridian_km(3) * 0.6    # 3 zonal cells at 54.5 N: ~194 km
+    np.testing.assert_array_equal(r["radius_cells"], [3, 3])
+
+
+def test_locality_radius_refuses_bad_input():
+    with pytest.raises(ValueError, match="fractions"):
+        locality_radius(one_map({}), LAT, LON, CELL, fractions=(0.0,))
+    with pytest.raises(ValueError, match="outside"):
+        locality_radius(one_map({}), LAT, LON, (9, 0))
+    assert np.isnan(locality_radius(one_map({}), LAT, LON, CELL)["radius_km"]).all()

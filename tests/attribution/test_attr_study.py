@@ -1,0 +1,91 @@
+"""The explain stage's library on a linear model whose exact attribution is known by hand."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from climemu.attribution.study import explain_group, explain_instance, resolve_cells
+from climemu.config import CellSpec, ExplainConfig, WindowConfig
+from climemu.data.window import WindowedData, build_windows
+from tests.conftest import make_sst
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(15, 1, size=(260, 8, 10)).astype(np.float32)
+    ocean = np.ones((8, 10), bool)
+    ocean[0, :3] = False
+    x[:, ~ocean] = np.nan
+    ds = make_sst(x, ocean=ocean)
+    ds.attrs["smoothing_months"] = 1
+    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=12, n_val=4, n_test=4), lead=1))
+
+
+@pytest.fixture(scope="module")
+def conv():
+    torch.manual_seed(0)
+    net = nn.Conv2d(36, 1, 3, padding=1, bias=False)
+    return net.eval()
+
+
+def conv_truth(conv, shape):
+    """Exact coefficients of the linear model for cell (i, j): its 3x3 kernel placed there."""
+    w = conv.weight.detach().numpy()[0]                                   # (36, 3, 3)
+
+    def truth(cell):
+        coef = np.zeros((36,) + shape)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                i, j = cell.i + di, cell.j + dj
+                if 0 <= i < shape[0] and 0 <= j < shape[1]:
+                    coef[:, i, j] = w[:, di + 1, dj + 1]
+        return coef
+    return truth
+
+
+def _cfg(**kw):
+    cells = [CellSpec(name="a", lat=13.5, lon=-46.5), CellSpec(name="b", lat=10.5, lon=-49.5)]
+    return ExplainConfig(**{"methods": ["deeplift", "integrated_gradients", "input_x_gradient"],
+                            "instance_cells": cells, "group_cells": cells, "max_samples": 10,
+                            "batch_size": 4, "n_steps": 8, **kw})
+
+
+def test_cells_resolved_in_degrees_and_land_flagged(data):
+    cells = resolve_cells(_cfg().group_cells, data.lat, data.lon, data.ocean)
+    assert [(c.i, c.j) for c in cells] == [(3, 4), (0, 1)]
+    assert [c.is_land for c in cells] == [False, True]
+
+
+def test_group_on_a_linear_model_matches_truth_exactly(data, conv):
+    cfg = _cfg()
+    cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
+    group, stats = explain_group(conv, data, cfg, cells, truth=conv_truth(conv, data.ocean.shape))
+    assert group.attrs["n_samples"] == 10 and stats["group_attributions"] == 20
+    # DeepLift on a linear model is weight x input: identical to the truth, sample by sample
+    np.testing.assert_allclose(group["positive"], group["truth_positive"], atol=1e-6)
+    np.testing.assert_allclose(group["negative"], group["truth_negative"], atol=1e-6)
+    np.testing.assert_allclose(group["truth_pearson"].sel(cell="a"), 1.0, atol=1e-6)
+    np.testing.assert_allclose(group["truth_spearman"].sel(cell="a"), 1.0, atol=1e-6)
+    assert stats["relative_delta_max"] < 1e-4
+    # running means equal the mean of the stored heatmaps, computed here by hand
+    x = data.inputs("train", np.arange(10)).numpy()
+    w = conv.weight.detach().numpy()[0]
+    by_hand = np.zeros_like(x)
+    by_hand[:, :, 2:5, 3:6] = w[None] * x[:, :, 2:5, 3:6]
+    np.testing.assert_allclose(group["absolute"].sel(cell="a"), np.abs(by_hand).mean(0), atol=1e-6)
+    np.testing.assert_allclose(group["mean_target"], data.targets_of("train", np.arange(10))[:, 0].mean(0), atol=1e-6)
+
+
+def test_instance_has_every_method_and_the_truth(data, conv):
+    cfg = _cfg()
+    cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
+    inst, deltas = explain_instance(conv, data, cfg, cells, seed=0, truth=conv_truth(conv, data.ocean.shape))
+    assert list(inst["method"].values) == ["deeplift", "integrated_gradients", "input_x_gradient", "truth"]
+    assert inst["attribution"].dims == ("method", "cell", "month", "lat", "lon")
+    a = inst["attribution"].sel(cell="a")
+    np.testing.assert_allclose(a.sel({"method": "deeplift"}), a.sel({"method": "truth"}), atol=1e-6)
+    np.testing.assert_allclose(a.sel({"method": "integrated_gradients"}), a.sel({"method": "truth"}), atol=1e-5)
+    assert set(deltas) == {"deeplift.a", "deeplift.b", "integrated_gradients.a", "integrated_gradients.b"}
+    assert bool(inst["cell_is_land"].sel(cell="b"))

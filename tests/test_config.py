@@ -1,0 +1,51 @@
+import pytest
+import yaml
+
+from climemu.config import ConfigError, load_params, parse_params
+
+
+def test_committed_params_are_valid():
+    p = load_params("params.yaml")
+    assert p.lead >= 1 and p.data.source == "synthetic"
+
+
+def test_defaults_mirror_the_paper_grid():
+    p = parse_params({})
+    assert (p.data.box.lat_max - p.data.box.lat_min, p.data.box.lon_max - p.data.box.lon_min) == (70, 125)
+    assert p.data.n_months == 9600   # 800 years, model years 0401-1200
+
+
+@pytest.mark.parametrize("raw, key, words", [
+    ({"lead": 0}, "lead", "greater than or equal to 1"),
+    ({"window": {"n_train": 10, "n_tran": 5}}, "window.n_tran", "unknown key"),
+    ({"bogus": 1}, "bogus", "unknown key"),
+    ({"data": {"box": {"lat_min": -95, "lat_max": 10, "lon_min": 0, "lon_max": 10}}},
+     "data.box.lat_min", "greater than or equal to -90"),
+    ({"data": {"box": {"lat_min": 20, "lat_max": 10, "lon_min": 0, "lon_max": 10}}},
+     "data.box", "lat_min (20.0) must be below lat_max"),
+    ({"data": {"source": "ftp"}}, "data.source", "'synthetic'"),
+    ({"data": {"synthetic": {"persistence": 0.95, "tele_gain": 0.06}}}, "data.synthetic",
+     "must be < 1"),
+    ({"model": {"upsample": "cubic"}}, "model.upsample", "'nearest'"),
+    ({"data": {"resolution": 0.7}}, "data", "not a multiple of resolution"),
+    ({"explain": {"methods": ["deeplift", "lime"]}}, "explain.methods.1", "'guided_backprop'"),
+    ({"explain": {"group_method": "gradcam"}}, "explain.group_method", "'deeplift'"),
+    ({"explain": {"group_cells": [{"name": "x", "lat": 5.0, "lon": -30.0}]}}, "(top level)",
+     "explain.group_cells.0 (x: 5.0, -30.0) lies outside data.box"),
+    ({"explain": {"instance_cells": [{"name": "A", "lat": 50, "lon": -30}, {"name": "A", "lat": 40, "lon": -30}]}},
+     "explain", "cell names must be unique"),
+    ({"ablate": {"box": {"lat_min": 0, "lat_max": 5, "lon_min": -30, "lon_max": -20}}}, "(top level)",
+     "ablate.box"),
+])
+def test_bad_params_name_the_key(raw, key, words):
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw)
+    msg = str(err.value)
+    assert f"  {key}:" in msg and words in msg, msg
+
+
+def test_load_params_reports_the_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"lead": -3}))
+    with pytest.raises(ConfigError, match=str(path)):
+        load_params(path)

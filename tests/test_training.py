@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import torch
+
+from climemu.config import ModelConfig, TrainConfig, WindowConfig
+from climemu.data.window import WindowedData, build_windows
+from climemu.training import anomaly_correlation, masked_mse, train
+from tests.conftest import make_sst
+
+
+def test_masked_mse_ignores_land_by_hand():
+    pred = torch.zeros(2, 1, 2, 2)
+    target = torch.tensor([[[[1.0, 2.0], [100.0, 3.0]]], [[[0.0, 1.0], [-50.0, 1.0]]]])
+    ocean = torch.tensor([[True, True], [False, True]])
+    # ocean squares: (1 + 4 + 9) + (0 + 1 + 1) = 16 over 2 samples x 3 cells
+    assert masked_mse(pred, target, ocean).item() == pytest.approx(16 / 6)
+
+
+def test_anomaly_correlation_perfect_and_inverted():
+    y = torch.randn(3, 1, 4, 5)
+    ocean = torch.ones(4, 5, dtype=torch.bool)
+    ocean[0, 0] = False
+    np.testing.assert_allclose(anomaly_correlation(2 * y + 1, y, ocean).numpy(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(anomaly_correlation(-y, y, ocean).numpy(), -1.0, rtol=1e-5)
+
+
+def _tiny_data():
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.normal(size=(300, 12, 16)), axis=0).astype(np.float32) * 0.1 + 15
+    ds = make_sst(x)
+    ds.attrs["smoothing_months"] = 1
+    w = build_windows(ds, WindowConfig(n_train=24, n_val=8, n_test=8), lead=1)
+    return WindowedData(ds, w)
+
+
+def _fit(data, seed=3):
+    cfg = TrainConfig(epochs=2, batch_size=8, channels_last=True)
+    return train(ModelConfig(), data, cfg, seed)
+
+
+def test_training_is_seeded_and_picks_best_epoch_on_validation():
+    data = _tiny_data()
+    a, b = _fit(data), _fit(data)
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert a.history.val_loss == b.history.val_loss
+    assert a.best_epoch == 1 + int(np.argmin(a.history.val_loss))
+    assert a.val_rmse == pytest.approx(np.sqrt(min(a.history.val_loss)) * data.scale)
+    c = _fit(data, seed=4)
+    assert c.history.train_loss != a.history.train_loss
