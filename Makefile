@@ -15,11 +15,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The stages run `python`: put the venv first on PATH so they use it.
 repro: setup
-	.venv/bin/dvc repro
+	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
 test: setup
-	$(PY) -m pytest -q
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -q
 
 # Regenerate the full lock from the direct pins in requirements.txt.
 lock:

@@ -36,6 +36,10 @@ def test_defaults_mirror_the_paper_grid():
      "explain", "cell names must be unique"),
     ({"ablate": {"box": {"lat_min": 0, "lat_max": 5, "lon_min": -30, "lon_max": -20}}}, "(top level)",
      "ablate.box"),
+    # 40.6..40.9 lies between the cell centres 40.5 and 41.5: an empty ablation box
+    ({"ablate": {"box": {"lat_min": 40.6, "lat_max": 40.9, "lon_min": -30, "lon_max": -20}}},
+     "(top level)", "holds no grid cell centre"),
+    ({"explain": {"instance_sample": 512}}, "(top level)", "must be below window.n_train"),
 ])
 def test_bad_params_name_the_key(raw, key, words):
     with pytest.raises(ConfigError) as err:

@@ -8,6 +8,7 @@ work starts, with a message that names the key (rule 5 of the house).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -219,7 +220,23 @@ class Params(Strict):
         if not box.contains(self.ablate.box):
             raise ValueError(f"ablate.box {self.ablate.box.model_dump()} lies outside data.box "
                              f"{box.model_dump()}")
+        if not _holds_cell_centre(self.ablate.box, box, self.data.resolution):
+            raise ValueError(f"ablate.box {self.ablate.box.model_dump()} holds no grid cell centre "
+                             f"(cells of {self.data.resolution:g} degrees from lat {box.lat_min:g}, "
+                             f"lon {box.lon_min:g}): enlarge it")
+        if self.explain.instance_sample >= self.window.n_train:
+            raise ValueError(f"explain.instance_sample ({self.explain.instance_sample}) must be below "
+                             f"window.n_train ({self.window.n_train})")
         return self
+
+
+def _holds_cell_centre(inner: Box, grid: Box, resolution: float) -> bool:
+    """Whether ``inner`` contains a cell centre of the regular grid on ``grid``."""
+    def any_centre(lo: float, hi: float, origin: float) -> bool:
+        k = math.ceil((lo - origin) / resolution - 0.5)          # first centre >= lo
+        return origin + (k + 0.5) * resolution <= hi
+    return (any_centre(inner.lat_min, inner.lat_max, grid.lat_min)
+            and any_centre(inner.lon_min, inner.lon_max, grid.lon_min))
 
 
 def _describe(error: ValidationError, source: str) -> str:
