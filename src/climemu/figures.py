@@ -134,3 +134,24 @@ def fig5_ablation(panels: dict[str, np.ndarray], lat, lon, ocean, box_outline, p
         ax.plot([lo0, lo1, lo1, lo0, lo0], [la0, la0, la1, la1, la0], color="magenta", lw=1)
     fig.suptitle("Ablation (cf. paper Fig. 5)")
     _save(fig, path)
+
+
+def fig1_test_sample(target: xr.DataArray, forecast: xr.DataArray, ocean, when: str, path: str | Path) -> None:
+    """Target, prediction and error of one test sample in degC, land masked (paper Fig. 1)."""
+    lat, lon = target["lat"], target["lon"]
+    land_nan = lambda f: np.where(ocean, f, np.nan)   # noqa: E731 - the paper's post-processing mask
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), layout="constrained")
+    for ax, (title, field) in zip(axes, [("target anomaly (degC)", target), ("prediction (degC)", forecast),
+                                         ("error (degC)", forecast - target)]):
+        _map(ax, land_nan(field), lat, lon, ocean, title)
+    fig.suptitle(f"Test sample, target month {when} (cf. paper Fig. 1)")
+    _save(fig, path)
+
+
+def skill_map(model_corr: xr.DataArray, reference_corr: xr.DataArray, ocean, path: str | Path,
+              reference: str = "damped persistence") -> None:
+    """Where the emulator beats a baseline: time correlation of the model minus the baseline's."""
+    fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+    _map(ax, np.where(ocean, model_corr - reference_corr, np.nan), model_corr["lat"], model_corr["lon"],
+         ocean, f"test time correlation: emulator minus {reference}")
+    _save(fig, path)

@@ -14,3 +14,7 @@ CONTRIBUTION = "plots/contribution.csv"
 FIGURES = "plots/figures"           # PNG figures of the paper (Fig. 2-5)
 ABLATE_METRICS = "metrics/ablate.json"
 FIG5 = "plots/figures/fig5_ablation.png"
+SKILL_METRICS = "metrics/skill.json"
+SKILL = "plots/skill.csv"
+FIG1 = "plots/figures/fig1_test_sample.png"
+SKILL_MAP = "plots/figures/skill_map.png"

@@ -31,8 +31,10 @@ TINY = {
                                 {"name": "open_ocean", "lat": 50.5, "lon": -35.5}]},
     "ablate": {"box": {"lat_min": 52.0, "lat_max": 55.0, "lon_min": -38.0, "lon_max": -35.0},
                "max_samples": 6},
+    "evaluate": {"lim_modes": 5},
 }
-STAGES = ["ablate", "aggregate", "explain", "fetch", "smooth", "train", "window"]
+STAGES = ["ablate", "aggregate", "evaluate", "explain", "fetch", "smooth", "train", "window"]
+PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim"}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -102,6 +104,9 @@ def test_repro_writes_outputs_and_metrics(repo):
     assert set(agg["agreement"]) == {"target_box", "open_ocean"}
     ablate = json.loads((path / "metrics/ablate.json").read_text())
     assert ablate["far_field_influence"] >= 0 and "teleconnection" in ablate
+    skill = json.loads((path / "metrics/skill.json").read_text())
+    assert set(skill["val"]) == set(skill["test"]) == PREDICTORS and skill["lead"] == 1
+    assert skill["test"]["persistence"]["skill_vs_persistence"] == 0.0
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
 
 
@@ -132,3 +137,6 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
     assert {lead for s, e, lead in runs if e == "lead6"} == {"6"}
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], path, env))
     assert "lead6" in json.dumps(shown)
+    diff = json.loads(_run(["dvc", "metrics", "diff", "HEAD", "lead6", "--json"], path, env))
+    rows = diff["metrics/skill.json"]
+    assert {key.split(".")[1] for key in rows if key.startswith("test.")} == PREDICTORS

@@ -137,6 +137,8 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     completeness delta of DeepLift / IG, and, with ``truth``, per-sample agreement with it.
     """
     method = cfg.group_method
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     n = min(cfg.max_samples, data.n_samples("train"))
     batches = [np.arange(s, min(s + cfg.batch_size, n)) for s in range(0, n, cfg.batch_size)]
     sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
@@ -149,7 +151,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     f0 = _zero_output(model, data.inputs("train", [0]))
     start = time.perf_counter()
     for positions in progress(batches, desc=f"group {method}", unit="batch"):
-        x = data.inputs("train", positions)                              # (B, 36, H, W)
+        x = data.inputs("train", positions).contiguous(memory_format=layout)   # (B, 36, H, W)
         y = data.targets_of("train", positions)[:, 0].numpy()            # (B, H, W)
         with frozen_eval(model), torch.no_grad():
             out = model(x)[:, 0].numpy()
@@ -164,7 +166,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                 rel_deltas.extend(delta.abs().numpy() / np.maximum(change, 1e-12))
             else:
                 attr = attribute(model, method, x, (c.i, c.j), **kw)
-            attr = attr.numpy()
+            attr = attr.contiguous().numpy()
             sums[c.name].update(attr)
             if c.name in coef:
                 true = coef[c.name][None] * x.numpy()                     # (B, 36, H, W)

@@ -138,6 +138,11 @@ class WindowedData:
             raise PermissionError("the test split is read only by the final evaluation")
         return self.targets[split]
 
+    def period(self, split: str) -> np.ndarray:
+        """(months, lat, lon) view of every month a split reads (inputs and targets)."""
+        first, last = touched_months(self._targets(split), self.input_months, self.lead)
+        return self.x[first:last + 1]
+
     def target_index(self, split: str, positions) -> np.ndarray:
         return self._targets(split)[positions]
 

@@ -1,0 +1,93 @@
+"""Honest reference forecasts, fitted on the training period only, at the emulator's lead.
+
+At lead 1 with 12-month averaging the target shares 11 of its 12 months with the last input
+month, so persistence alone is very skilful (shared/design/data.md): every emulator score is
+reported beside these. Each predictor maps inputs ``(B, 36, lat, lon)`` (normalised anomalies,
+month -1 last) to a forecast ``(B, lat, lon)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.utils.extmath import randomized_svd
+
+
+class Climatology:
+    """Zero anomaly: the training-period climatology itself."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros_like(x[:, -1])
+
+
+class Persistence:
+    """The last input month (month -1), unchanged."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x[:, -1].copy()
+
+
+def lag_correlation(series: np.ndarray, lag: int) -> np.ndarray:
+    """(lat, lon) correlation of each cell's series (time, lat, lon) with itself ``lag`` months on."""
+    a, b = series[:-lag], series[lag:]
+    a, b = a - a.mean(0), b - b.mean(0)
+    denominator = np.sqrt((a ** 2).mean(0) * (b ** 2).mean(0))
+    return np.where(denominator > 0, (a * b).mean(0) / np.where(denominator > 0, denominator, 1), 0.0)
+
+
+@dataclass
+class DampedPersistence:
+    """Month -1 times the per-cell lag-``lead`` autocorrelation of the training anomalies."""
+
+    lead: int
+    r: np.ndarray | None = None      # (lat, lon)
+
+    def fit(self, train: np.ndarray) -> "DampedPersistence":
+        self.r = lag_correlation(train, self.lead)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.r[None] * x[:, -1]
+
+
+@dataclass
+class LinearInverseModel:
+    """Penland's LIM in the space of the leading EOFs: G = C(lead) C(0)^-1.
+
+    The EOFs of the training anomalies over ocean cells come from a randomized truncated SVD
+    (only ``modes`` singular vectors are needed, so a full SVD of 800 years is avoided).
+    """
+
+    lead: int
+    modes: int
+    ocean: np.ndarray                              # (lat, lon) bool
+    seed: int = 0
+    eofs: np.ndarray | None = field(default=None, repr=False)   # (n_ocean, modes)
+    propagator: np.ndarray | None = field(default=None, repr=False)   # (modes, modes)
+
+    def fit(self, train: np.ndarray) -> "LinearInverseModel":
+        X = train[:, self.ocean].astype(np.float64)                     # (T, n_ocean)
+        _, _, vt = randomized_svd(X, n_components=self.modes, random_state=self.seed)
+        self.eofs = vt.T                                                 # (n_ocean, modes)
+        pcs = X @ self.eofs                                              # (T, modes)
+        c0 = pcs.T @ pcs / len(pcs)
+        c_lead = pcs[self.lead:].T @ pcs[:-self.lead] / (len(pcs) - self.lead)
+        self.propagator = c_lead @ np.linalg.inv(c0)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        pcs = x[:, -1][:, self.ocean] @ self.eofs                        # (B, modes)
+        out = np.zeros_like(x[:, -1])
+        out[:, self.ocean] = (pcs @ self.propagator.T) @ self.eofs.T
+        return out
+
+
+def fit_baselines(train: np.ndarray, lead: int, ocean: np.ndarray, modes: int, seed: int = 0) -> dict:
+    """Every baseline by name, fitted on ``train`` (time, lat, lon): the training period only."""
+    return {
+        "climatology": Climatology(),
+        "persistence": Persistence(),
+        "damped_persistence": DampedPersistence(lead).fit(train),
+        "lim": LinearInverseModel(lead, modes, ocean, seed).fit(train),
+    }

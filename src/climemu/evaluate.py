@@ -1,0 +1,61 @@
+"""The evaluate stage's work: the emulator beside four baselines on validation and test.
+
+The only reader of the test split (its stage unseals it in ``WindowedData``). Baselines are fitted
+on the training period alone, at the same lead (:mod:`climemu.baselines`); scores are
+area-weighted over ocean cells (:mod:`climemu.skill`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from torch import nn
+
+from climemu import skill
+from climemu.baselines import fit_baselines
+from climemu.config import EvaluateConfig
+from climemu.data.window import WindowedData
+
+SPLITS = ("val", "test")
+
+
+@torch.no_grad()
+def model_forecast(model: nn.Module, data: WindowedData, split: str, batch_size: int) -> np.ndarray:
+    """(B, lat, lon) normalised forecasts of the trained network for every sample of a split."""
+    model.eval()
+    n = data.n_samples(split)
+    return np.concatenate([model(data.inputs(split, np.arange(s, min(s + batch_size, n))))[:, 0].numpy()
+                           for s in range(0, n, batch_size)])
+
+
+def _as_maps(values: np.ndarray, data: WindowedData) -> xr.DataArray:
+    return xr.DataArray(values, dims=("sample", "lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
+
+
+def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: int) -> tuple[dict, pd.DataFrame, dict]:
+    """Scores per split and predictor, the long table for ``dvc plots``, and maps for figures."""
+    baselines = fit_baselines(data.period("train"), data.lead, data.ocean, cfg.lim_modes, seed)
+    ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
+    metrics, rows, maps = {}, [], {}
+    for split in SPLITS:
+        n = data.n_samples(split)
+        x = np.concatenate([data.inputs(split, np.arange(s, min(s + 256, n))).numpy()
+                            for s in range(0, n, 256)])                       # (B, 36, H, W)
+        truth = _as_maps(data.targets_of(split, np.arange(n))[:, 0].numpy(), data)
+        forecasts = {"model": model_forecast(model, data, split, cfg.batch_size),
+                     **{name: b.predict(x) for name, b in baselines.items()}}
+        reference = skill.mse(_as_maps(forecasts["persistence"], data), truth, ocean)
+        metrics[split] = {}
+        for name, values in forecasts.items():
+            f = _as_maps(values, data)
+            metrics[split][name] = skill.scores(f, truth, ocean, reference, data.scale)
+            rows.append({"lead": data.lead, "split": split, "predictor": name, **metrics[split][name]})
+        if split == "test":
+            maps["time_corr_model"] = skill.time_correlation(_as_maps(forecasts["model"], data), truth)
+            maps["time_corr_damped"] = skill.time_correlation(_as_maps(forecasts["damped_persistence"], data), truth)
+            maps["sample_target"] = truth.isel(sample=cfg.figure_sample) * data.scale
+            maps["sample_forecast"] = _as_maps(forecasts["model"], data).isel(sample=cfg.figure_sample) * data.scale
+            maps["sample_time"] = str(data.time[data.target_index("test", cfg.figure_sample)])
+    return metrics, pd.DataFrame(rows), maps

@@ -1,0 +1,39 @@
+"""evaluate: the emulator beside climatology, persistence, damped persistence and a LIM on the
+validation and test splits -> metrics/skill.json, plots/skill.csv, Fig. 1 and a skill map."""
+
+import time
+
+from climemu import figures, paths
+from climemu.checkpoint import load_checkpoint
+from climemu.config import load_params
+from climemu.data.window import WindowedData
+from climemu.evaluate import evaluate
+from climemu.io import write_csv, write_json
+from climemu.tracking import log_stage
+
+
+def main() -> None:
+    params = load_params()
+    start = time.perf_counter()
+    model, _ = load_checkpoint(paths.MODEL)
+    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS, allow_test=True)   # the only reader
+    metrics, table, maps = evaluate(model, data, params.evaluate, params.seed)
+    metrics["lead"] = params.lead
+    write_json(metrics, paths.SKILL_METRICS)
+    write_csv(table, paths.SKILL)
+    figures.fig1_test_sample(maps["sample_target"], maps["sample_forecast"], data.ocean, maps["sample_time"],
+                             paths.FIG1)
+    figures.skill_map(maps["time_corr_model"], maps["time_corr_damped"], data.ocean, paths.SKILL_MAP)
+    seconds = time.perf_counter() - start
+    test = metrics["test"]
+    print(f"evaluate ({seconds:.1f} s), test RMSE degC / time ACC: "
+          + ", ".join(f"{k} {v['rmse_degC']:.3f} / {v['acc_time']:.3f}" for k, v in test.items()))
+    log_stage("evaluate", {"lead": params.lead, "seed": params.seed, "evaluate": params.evaluate.model_dump()},
+              {**{f"{s}.{p}.{k}": v for s in ("val", "test") for p, sc in metrics[s].items()
+                  for k, v in sc.items()}, "seconds": seconds},
+              artifacts=[paths.SKILL_METRICS, paths.SKILL, paths.FIG1],
+              tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()
