@@ -22,11 +22,16 @@ def test_a_persistence_network_scores_as_persistence():
     ds.attrs["smoothing_months"] = 1
     data = WindowedData(ds, build_windows(ds, WindowConfig(n_train=60, n_val=30, n_test=30), lead=2),
                         allow_test=True)
-    metrics, table, maps = evaluate(PersistenceNet(), data, EvaluateConfig(lim_modes=3, figure_sample=1), seed=0)
+    corner = np.zeros((4, 5), bool)
+    corner[:2, :2] = True
+    metrics, table, maps = evaluate(PersistenceNet(), data, EvaluateConfig(lim_modes=3, figure_sample=1),
+                                    seed=0, regions={"corner": corner})
     for split in ("val", "test"):
         assert set(metrics[split]) == {"model", "climatology", "persistence", "damped_persistence", "lim"}
         assert metrics[split]["model"] == pytest.approx(metrics[split]["persistence"])
         assert metrics[split]["persistence"]["skill_vs_persistence"] == 0.0
         assert metrics[split]["climatology"]["acc_time"] == 0.0
+    assert metrics["corner"]["test"]["model"] == pytest.approx(metrics["corner"]["test"]["persistence"])
+    assert metrics["corner"]["test"]["model"]["rmse_degC"] != metrics["test"]["model"]["rmse_degC"]
     assert len(table) == 10 and set(table.columns) >= {"lead", "split", "predictor", "rmse_degC", "acc_time"}
     assert maps["sample_target"].dims == ("lat", "lon")

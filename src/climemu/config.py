@@ -131,9 +131,10 @@ class WindowConfig(Strict):
 
 
 class ModelConfig(Strict):
-    arch: Literal["densenet"] = "densenet"
+    arch: Literal["densenet", "densenet_fnn"] = "densenet"
     # Table 1 says nearest, the paper's text bicubic (shared/design/model.md).
     upsample: Literal["nearest", "bilinear", "bicubic"] = "nearest"
+    fnn_channels: int = Field(1, ge=1)   # densenet_fnn: maps mixed by the bottleneck's Linear
 
 
 class TrainConfig(Strict):

@@ -34,8 +34,13 @@ def _as_maps(values: np.ndarray, data: WindowedData) -> xr.DataArray:
     return xr.DataArray(values, dims=("sample", "lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
 
 
-def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: int) -> tuple[dict, pd.DataFrame, dict]:
-    """Scores per split and predictor, the long table for ``dvc plots``, and maps for figures."""
+def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: int,
+             regions: dict[str, np.ndarray] | None = None) -> tuple[dict, pd.DataFrame, dict]:
+    """Scores per split and predictor, the long table for ``dvc plots``, and maps for figures.
+
+    ``regions``: optional (lat, lon) bool masks (e.g. the planted teleconnection's target box);
+    each gets the same scores over its ocean cells under ``metrics[region][split][predictor]``.
+    """
     baselines = fit_baselines(data.period("train"), data.lead, data.ocean, cfg.lim_modes, seed)
     ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
     metrics, rows, maps = {}, [], {}
@@ -52,6 +57,12 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
             f = _as_maps(values, data)
             metrics[split][name] = skill.scores(f, truth, ocean, reference, data.scale)
             rows.append({"lead": data.lead, "split": split, "predictor": name, **metrics[split][name]})
+        for region, mask in (regions or {}).items():
+            inside = ocean & mask
+            ref = skill.mse(_as_maps(forecasts["persistence"], data), truth, inside)
+            metrics.setdefault(region, {})[split] = {
+                name: skill.scores(_as_maps(values, data), truth, inside, ref, data.scale)
+                for name, values in forecasts.items()}
         if split == "test":
             maps["time_corr_model"] = skill.time_correlation(_as_maps(forecasts["model"], data), truth)
             maps["time_corr_damped"] = skill.time_correlation(_as_maps(forecasts["damped_persistence"], data), truth)

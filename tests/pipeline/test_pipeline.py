@@ -107,6 +107,7 @@ def test_repro_writes_outputs_and_metrics(repo):
     skill = json.loads((path / "metrics/skill.json").read_text())
     assert set(skill["val"]) == set(skill["test"]) == PREDICTORS and skill["lead"] == 1
     assert skill["test"]["persistence"]["skill_vs_persistence"] == 0.0
+    assert set(skill["target_box"]["test"]) == PREDICTORS
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
 
 

@@ -8,9 +8,12 @@ from torch import nn
 
 from climemu.config import ModelConfig
 from climemu.models.densenet import DenseNet
+from climemu.models.densenet_fnn import DenseNetFNN
 
-ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
-    "densenet": DenseNet,
+# name -> builder(cfg, grid, months); a new architecture is one module and one entry here.
+ARCHITECTURES: dict[str, Callable[[ModelConfig, tuple[int, int], int], nn.Module]] = {
+    "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample),
+    "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample, cfg.fnn_channels),
 }
 
 
@@ -20,7 +23,7 @@ def build_model(cfg: ModelConfig, grid: tuple[int, int], months: int = 36) -> nn
     except KeyError:
         raise ValueError(f"model.arch: unknown architecture {cfg.arch!r}; "
                          f"allowed: {', '.join(sorted(ARCHITECTURES))}") from None
-    return arch(grid=grid, months=months, upsample=cfg.upsample)
+    return arch(cfg, tuple(grid), months)
 
 
 def count_parameters(model: nn.Module) -> int:

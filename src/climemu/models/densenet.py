@@ -67,8 +67,8 @@ class Up(nn.Sequential):
     """BN-ReLU-Conv1x1 halving the channels, BN-ReLU, upsample x2, Conv3x3 (the decoder of
     Zhu et al. 2019; Table 1 says nearest, the text bicubic)."""
 
-    def __init__(self, c_in: int, mode: str):
-        c_out = c_in // 2
+    def __init__(self, c_in: int, mode: str, c_out: int | None = None):
+        c_out = c_out or c_in // 2
         super().__init__(*bn_relu_conv(c_in, c_out, 1), nn.BatchNorm2d(c_out), nn.ReLU(),
                          Upsample(mode, scale=2),
                          nn.Conv2d(c_out, c_out, 3, padding=1, bias=False))
@@ -100,7 +100,7 @@ class DenseNet(nn.Module):
         self.dense2 = DenseBlock(self.down.c_out, 6)                               # (B, 192, 18, 32)
         self.up = Up(self.dense2.c_out, upsample)                                  # (B, 96, 36, 64)
         self.dense3 = DenseBlock(self.up.c_out, 3)                                 # (B, 144, 36, 64)
-        self.last = Last(self.dense3.c_out, grid, upsample)               # (B, 1, 70, 125)
+        self.last = Last(self.dense3.c_out, grid, upsample)                        # (B, 1, 70, 125)
 
     BLOCKS = ("stem", "dense1", "down", "dense2", "up", "dense3", "last")
 
