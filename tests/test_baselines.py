@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from climemu.baselines import (Climatology, DampedPersistence, LinearInverseModel, Persistence,
-                               fit_baselines, lag_correlation)
+                               fit_baselines, lag_correlation, select_lim)
 
 
 def ar1(phi, n_time, shape, seed=0):
@@ -26,24 +26,41 @@ def test_damped_persistence_learns_phi_to_the_lead():
     np.testing.assert_allclose(lag_correlation(train, 1), [[0.9, 0.5]], atol=0.02)
 
 
-def test_lim_recovers_a_known_propagator():
-    # two cells, a[t+1] = A a[t] + noise; LIM with both modes at lead 1 forecasts A a[t]
-    rng = np.random.default_rng(0)
-    A = np.array([[0.7, 0.2], [-0.1, 0.5]])
-    a = np.zeros((40_000, 2))
-    for t in range(1, len(a)):
+A = np.array([[0.7, 0.2], [-0.1, 0.5]])
+
+
+def two_cell_system(n_time, seed=0):
+    """a[t+1] = A a[t] + noise on two cells, as (time, 1, 2)."""
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n_time, 2))
+    for t in range(1, n_time):
         a[t] = A @ a[t - 1] + rng.normal(size=2)
-    train = a.reshape(-1, 1, 2)
+    return a.reshape(-1, 1, 2)
+
+
+def test_lim_recovers_a_known_propagator():
+    # LIM with both modes at lead 1 forecasts A a[t]
     ocean = np.ones((1, 2), bool)
-    lim = LinearInverseModel(lead=1, modes=2, ocean=ocean).fit(train)
-    x = rng.normal(size=(3, 36, 1, 2))
+    lim = LinearInverseModel(lead=1, modes=2, ocean=ocean).fit(two_cell_system(40_000))
+    x = np.random.default_rng(1).normal(size=(3, 36, 1, 2))
     np.testing.assert_allclose(lim.predict(x)[:, 0], x[:, -1, 0] @ A.T, atol=0.03)
+
+
+def test_lim_modes_chosen_on_validation():
+    # One mode cannot represent the coupled 2-cell propagator: validation must pick two.
+    ocean = np.ones((1, 2), bool)
+    series = two_cell_system(20_000, seed=2)
+    val = two_cell_system(2_000, seed=3)
+    x = np.stack([val[t - 36:t] for t in range(36, len(val) - 1)])          # (B, 36, 1, 2)
+    y = np.stack([val[t] for t in range(36, len(val) - 1)])                 # (B, 1, 2), lead 1
+    lim = select_lim(series, 1, ocean, [1, 2], x, y)
+    assert lim.modes == 2
 
 
 def test_fit_baselines_names():
     train = ar1(0.8, 300, (3, 4))
     ocean = np.ones((3, 4), bool)
     ocean[0, 0] = False
-    b = fit_baselines(train, lead=1, ocean=ocean, modes=3)
+    b = fit_baselines(train, lead=1, ocean=ocean, lim=LinearInverseModel(1, 3, ocean).fit(train))
     assert set(b) == {"climatology", "persistence", "damped_persistence", "lim"}
     assert b["lim"].predict(train[None, -36:])[0, 0, 0] == 0     # land stays zero

@@ -83,11 +83,27 @@ class LinearInverseModel:
         return out
 
 
-def fit_baselines(train: np.ndarray, lead: int, ocean: np.ndarray, modes: int, seed: int = 0) -> dict:
+def select_lim(train: np.ndarray, lead: int, ocean: np.ndarray, candidates: list[int],
+               val_inputs: np.ndarray, val_targets: np.ndarray, seed: int = 0) -> LinearInverseModel:
+    """The LIM whose number of modes gives the lowest validation MSE over ocean cells.
+
+    Fitted on ``train`` only; ``val_inputs`` (B, 36, lat, lon) and ``val_targets`` (B, lat, lon)
+    choose the truncation, as the best epoch of the network is chosen on validation.
+    """
+    best, best_mse = None, np.inf
+    for modes in sorted(set(candidates)):
+        lim = LinearInverseModel(lead, min(modes, int(ocean.sum())), ocean, seed).fit(train)
+        err = float(((lim.predict(val_inputs) - val_targets)[:, ocean] ** 2).mean())
+        if err < best_mse:
+            best, best_mse = lim, err
+    return best
+
+
+def fit_baselines(train: np.ndarray, lead: int, ocean: np.ndarray, lim: LinearInverseModel) -> dict:
     """Every baseline by name, fitted on ``train`` (time, lat, lon): the training period only."""
     return {
         "climatology": Climatology(),
         "persistence": Persistence(),
         "damped_persistence": DampedPersistence(lead).fit(train),
-        "lim": LinearInverseModel(lead, modes, ocean, seed).fit(train),
+        "lim": lim,
     }

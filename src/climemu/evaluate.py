@@ -14,7 +14,7 @@ import xarray as xr
 from torch import nn
 
 from climemu import skill
-from climemu.baselines import fit_baselines
+from climemu.baselines import fit_baselines, select_lim
 from climemu.config import EvaluateConfig
 from climemu.data.window import WindowedData
 
@@ -30,6 +30,12 @@ def model_forecast(model: nn.Module, data: WindowedData, split: str, batch_size:
                            for s in range(0, n, batch_size)])
 
 
+def _inputs(data: WindowedData, split: str, chunk: int = 256) -> np.ndarray:
+    n = data.n_samples(split)
+    return np.concatenate([data.inputs(split, np.arange(s, min(s + chunk, n))).numpy()
+                           for s in range(0, n, chunk)])
+
+
 def _as_maps(values: np.ndarray, data: WindowedData) -> xr.DataArray:
     return xr.DataArray(values, dims=("sample", "lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
 
@@ -41,14 +47,15 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
     ``regions``: optional (lat, lon) bool masks (e.g. the planted teleconnection's target box);
     each gets the same scores over its ocean cells under ``metrics[region][split][predictor]``.
     """
-    baselines = fit_baselines(data.period("train"), data.lead, data.ocean, cfg.lim_modes, seed)
+    inputs = {s: _inputs(data, s) for s in SPLITS}                            # (B, 36, H, W)
+    targets = {s: data.targets_of(s, np.arange(data.n_samples(s)))[:, 0].numpy() for s in SPLITS}
+    train = data.period("train")
+    lim = select_lim(train, data.lead, data.ocean, cfg.lim_modes, inputs["val"], targets["val"], seed)
+    baselines = fit_baselines(train, data.lead, data.ocean, lim)
     ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
-    metrics, rows, maps = {}, [], {}
+    metrics, rows, maps = {"lim_modes": lim.modes}, [], {}
     for split in SPLITS:
-        n = data.n_samples(split)
-        x = np.concatenate([data.inputs(split, np.arange(s, min(s + 256, n))).numpy()
-                            for s in range(0, n, 256)])                       # (B, 36, H, W)
-        truth = _as_maps(data.targets_of(split, np.arange(n))[:, 0].numpy(), data)
+        x, truth = inputs[split], _as_maps(targets[split], data)
         forecasts = {"model": model_forecast(model, data, split, cfg.batch_size),
                      **{name: b.predict(x) for name, b in baselines.items()}}
         reference = skill.mse(_as_maps(forecasts["persistence"], data), truth, ocean)

@@ -31,7 +31,7 @@ TINY = {
                                 {"name": "open_ocean", "lat": 50.5, "lon": -35.5}]},
     "ablate": {"box": {"lat_min": 52.0, "lat_max": 55.0, "lon_min": -38.0, "lon_max": -35.0},
                "max_samples": 6},
-    "evaluate": {"lim_modes": 5},
+    "evaluate": {"lim_modes": [2, 5]},
 }
 STAGES = ["ablate", "aggregate", "evaluate", "explain", "fetch", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim"}
