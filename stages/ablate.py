@@ -1,8 +1,6 @@
 """ablate: blank a box of the input and measure where the output changes -> metrics/ablate.json,
 plots/figures/fig5_ablation.png (paper Sec. 4.3, Fig. 5)."""
 
-import json
-
 import numpy as np
 import torch
 import xarray as xr
@@ -10,8 +8,8 @@ import xarray as xr
 from climemu import figures, paths
 from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
 from climemu.checkpoint import load_checkpoint
-from climemu.config import Box, load_params
-from climemu.data.synthetic import LinearModel
+from climemu.config import load_params
+from climemu.data.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
 from climemu.io import write_json
 from climemu.tracking import log_stage
@@ -48,10 +46,10 @@ def main() -> None:
                "mean_abs_change": float(np.abs(diff.values[:, ocean]).mean())}
 
     with xr.open_dataset(paths.RAW) as raw:
-        generator = json.loads(raw.attrs["generator_config"]) if "generator_config" in raw.attrs else None
+        generator = generator_config(raw)
         linear = LinearModel.from_dataset(raw) if generator else None
     if generator:
-        source, target = Box(**generator["source_box"]), Box(**generator["target_box"])
+        source, target = generator.source_box, generator.target_box
         tele = ablate_box(model, x, lat, lon, source, batch_size=cfg.batch_size)
         model_resp = target_response(tele, lat, lon, target, mask=ocean).values       # (B,)
         true_resp = true_response(linear, x.numpy(), box_cells(lat, lon, source),

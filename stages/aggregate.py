@@ -1,12 +1,11 @@
 """aggregate: contribution curves, the findings' measures and Figs. 2-4 -> metrics/aggregate.json,
 plots/contribution.csv, plots/figures/*.png (paper Sec. 4)."""
 
-import json
-
 import xarray as xr
 
 from climemu import aggregate, figures, paths
-from climemu.config import Box, load_params
+from climemu.config import load_params
+from climemu.data.synthetic import generator_config
 from climemu.io import write_csv, write_json
 from climemu.tracking import log_stage
 
@@ -16,8 +15,8 @@ def main() -> None:
     with xr.open_dataset(paths.GROUP) as g, xr.open_dataset(paths.INSTANCE) as i, \
             xr.open_dataset(paths.RAW) as raw:
         group, instance = g.load(), i.load()
-        generator = json.loads(raw.attrs["generator_config"]) if "generator_config" in raw.attrs else None
-    source_box = Box(**generator["source_box"]) if generator else None
+        generator = generator_config(raw)
+    source_box = generator.source_box if generator else None
     metrics = aggregate.measures(group, source_box)
     metrics["lead"] = params.lead
     write_json(metrics, paths.AGGREGATE_METRICS)

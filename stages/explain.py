@@ -9,7 +9,7 @@ from climemu import paths
 from climemu.attribution.study import explain_group, explain_instance, resolve_cells
 from climemu.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import LinearModel
+from climemu.data.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
 from climemu.io import write_json, write_netcdf
 from climemu.tracking import log_stage
@@ -24,7 +24,7 @@ def main() -> None:
     instance_cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
     group_cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
     with xr.open_dataset(paths.RAW) as raw:
-        synthetic = "generator_config" in raw.attrs
+        synthetic = generator_config(raw) is not None
         linear = LinearModel.from_dataset(raw) if synthetic else None
     truth = (lambda c: coefficients(linear, (c.i, c.j), data.lead, data.input_months)) if synthetic else None
 

@@ -56,24 +56,23 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
     metrics, rows, maps = {"lim_modes": lim.modes}, [], {}
     for split in SPLITS:
         x, truth = inputs[split], _as_maps(targets[split], data)
-        forecasts = {"model": model_forecast(model, data, split, cfg.batch_size),
-                     **{name: b.predict(x) for name, b in baselines.items()}}
-        reference = skill.mse(_as_maps(forecasts["persistence"], data), truth, ocean)
+        forecasts = {name: _as_maps(values, data) for name, values in {
+            "model": model_forecast(model, data, split, cfg.batch_size),
+            **{name: b.predict(x) for name, b in baselines.items()}}.items()}        # (B, H, W) each
+        reference = skill.mse(forecasts["persistence"], truth, ocean)
         metrics[split] = {}
-        for name, values in forecasts.items():
-            f = _as_maps(values, data)
+        for name, f in forecasts.items():
             metrics[split][name] = skill.scores(f, truth, ocean, reference, data.scale)
             rows.append({"lead": data.lead, "split": split, "predictor": name, **metrics[split][name]})
         for region, mask in (regions or {}).items():
             inside = ocean & mask
-            ref = skill.mse(_as_maps(forecasts["persistence"], data), truth, inside)
+            ref = skill.mse(forecasts["persistence"], truth, inside)
             metrics.setdefault(region, {})[split] = {
-                name: skill.scores(_as_maps(values, data), truth, inside, ref, data.scale)
-                for name, values in forecasts.items()}
+                name: skill.scores(f, truth, inside, ref, data.scale) for name, f in forecasts.items()}
         if split == "test":
-            maps["time_corr_model"] = skill.time_correlation(_as_maps(forecasts["model"], data), truth)
-            maps["time_corr_damped"] = skill.time_correlation(_as_maps(forecasts["damped_persistence"], data), truth)
+            maps["time_corr_model"] = skill.time_correlation(forecasts["model"], truth)
+            maps["time_corr_damped"] = skill.time_correlation(forecasts["damped_persistence"], truth)
             maps["sample_target"] = truth.isel(sample=cfg.figure_sample) * data.scale
-            maps["sample_forecast"] = _as_maps(forecasts["model"], data).isel(sample=cfg.figure_sample) * data.scale
+            maps["sample_forecast"] = forecasts["model"].isel(sample=cfg.figure_sample) * data.scale
             maps["sample_time"] = str(data.time[data.target_index("test", cfg.figure_sample)])
     return metrics, pd.DataFrame(rows), maps

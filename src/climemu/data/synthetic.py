@@ -30,6 +30,12 @@ from climemu.grid import box_mask, cell_centres, ocean_mask
 from climemu.progress import progress
 
 
+def generator_config(ds: xr.Dataset) -> SyntheticConfig | None:
+    """The generator's parameters recorded in a fetched file; None for real (non-synthetic) data."""
+    raw = ds.attrs.get("generator_config")
+    return SyntheticConfig.model_validate(json.loads(raw)) if raw else None
+
+
 def lag_weights(cfg: SyntheticConfig) -> np.ndarray:
     """phi_1..phi_K: proportional to decay**(k-1), summing to ``persistence``."""
     w = cfg.decay ** np.arange(cfg.memory_months)
@@ -87,8 +93,8 @@ class LinearModel:
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> "LinearModel":
         """Rebuild the operators from a synthetic file's attributes and ocean mask."""
-        cfg = SyntheticConfig.model_validate(json.loads(ds.attrs["generator_config"]))
-        return cls.build(cfg, ds["lat"].values, ds["lon"].values, ds["ocean"].values.astype(bool))
+        return cls.build(generator_config(ds), ds["lat"].values, ds["lon"].values,
+                         ds["ocean"].values.astype(bool))
 
     @property
     def order(self) -> int:
