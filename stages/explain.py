@@ -1,16 +1,19 @@
 """explain: instance and group heatmaps of the trained emulator -> explain/*.nc,
-metrics/explain.json (paper Sec. 4.1-4.2)."""
+metrics/explain.json (paper Sec. 4.1-4.2). ``explain.nproc > 1`` shards the group samples
+across processes under torchrun."""
 
 import time
 
+import torch
 import xarray as xr
 
-from climemu import paths
+from climemu import distributed, paths
 from climemu.attribution.study import explain_group, explain_instance, resolve_cells
 from climemu.checkpoint import load_checkpoint
 from climemu.config import load_params
 from climemu.data.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
+from climemu.devices import resolve_device
 from climemu.io import write_json, write_netcdf
 from climemu.tracking import log_stage
 from climemu.truth import coefficients
@@ -19,6 +22,10 @@ from climemu.truth import coefficients
 def main() -> None:
     params = load_params()
     cfg = params.explain
+    if distributed.relaunch(cfg.nproc, __file__, "explain.nproc"):
+        return
+    device = distributed.local_device(resolve_device(cfg.device))
+    distributed.setup(device)
     model, _ = load_checkpoint(paths.MODEL)
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
     instance_cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
@@ -28,21 +35,23 @@ def main() -> None:
         linear = LinearModel.from_dataset(raw) if synthetic else None
     truth = (lambda c: coefficients(linear, (c.i, c.j), data.lead, data.input_months)) if synthetic else None
 
-    start = time.perf_counter()
-    instance, deltas = explain_instance(model, data, cfg, instance_cells, params.seed, truth)
-    instance_seconds = time.perf_counter() - start
-    group, stats = explain_group(model, data, cfg, group_cells, truth)
-    write_netcdf(instance, paths.INSTANCE)
-    write_netcdf(group, paths.GROUP)
-
-    metrics = {"relative_delta_instance": deltas, "group": stats,
-               "instance_seconds": round(instance_seconds, 2), "synthetic_truth": synthetic}
-    write_json(metrics, paths.EXPLAIN_METRICS)
-    print(f"explain: {stats['group_attributions']} group attributions ({cfg.group_method}) at "
-          f"{stats['attributions_per_second']:.2f}/s; instance {len(cfg.methods)} methods x "
-          f"{len(instance_cells)} cells in {instance_seconds:.1f} s")
-    log_stage("explain", {"lead": params.lead, "seed": params.seed, "explain": params.explain.model_dump()},
-              metrics, artifacts=[paths.EXPLAIN_METRICS], tags={"lead": params.lead, "arch": params.model.arch})
+    group, stats = explain_group(model, data, cfg, group_cells, truth, device)
+    if distributed.is_main():
+        start = time.perf_counter()
+        instance, deltas = explain_instance(model.cpu().to(memory_format=torch.contiguous_format), data, cfg, instance_cells, params.seed, truth)
+        instance_seconds = time.perf_counter() - start
+        write_netcdf(instance, paths.INSTANCE)
+        write_netcdf(group, paths.GROUP)
+        metrics = {"relative_delta_instance": deltas, "group": stats,
+                   "instance_seconds": round(instance_seconds, 2), "synthetic_truth": synthetic}
+        write_json(metrics, paths.EXPLAIN_METRICS)
+        print(f"explain: {stats['group_attributions']} group attributions ({cfg.group_method}) at "
+              f"{stats['attributions_per_second']:.2f}/s on {stats['processes']} process(es); instance "
+              f"{len(cfg.methods)} methods x {len(instance_cells)} cells in {instance_seconds:.1f} s")
+        log_stage("explain", {"lead": params.lead, "seed": params.seed, "explain": cfg.model_dump()},
+                  metrics, artifacts=[paths.EXPLAIN_METRICS],
+                  tags={"lead": params.lead, "arch": params.model.arch})
+    distributed.teardown()
 
 
 if __name__ == "__main__":

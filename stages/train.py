@@ -1,9 +1,9 @@
 """train: the Table 1 DenseNet on the windows -> models/model.pt, metrics/train.json,
-plots/train_curve.csv."""
+plots/train_curve.csv. ``train.nproc > 1`` runs it under torchrun (DistributedDataParallel)."""
 
 import pandas as pd
 
-from climemu import paths
+from climemu import distributed, paths
 from climemu.checkpoint import save_checkpoint
 from climemu.config import load_params
 from climemu.data.window import WindowedData
@@ -15,9 +15,16 @@ from climemu.training import train
 
 def main() -> None:
     params = load_params()
+    if distributed.relaunch(params.train.nproc, __file__, "train.nproc"):
+        return
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
     result = train(params.model, data, params.train, params.seed)
+    if distributed.is_main():
+        report(params, data, result)
+    distributed.teardown()
 
+
+def report(params, data, result) -> None:
     save_checkpoint(paths.MODEL, result.model, params.model, data,
                     extra={"best_epoch": result.best_epoch, "seed": params.seed})
     metrics = {
@@ -29,13 +36,15 @@ def main() -> None:
         "samples_per_second": round(result.samples_per_second, 3),
         "n_train": data.n_samples("train"),
         "device": result.device,
+        "processes": distributed.world(),
     }
     write_json(metrics, paths.TRAIN_METRICS)
     h = result.history
     write_csv(pd.DataFrame({"epoch": h.epoch, "train_loss": h.train_loss, "val_loss": h.val_loss}),
               paths.TRAIN_CURVE)
     print(f"train: best epoch {result.best_epoch}, val RMSE {result.val_rmse:.4f} degC, "
-          f"val ACC {result.val_acc:.3f}, {result.samples_per_second:.1f} samples/s")
+          f"val ACC {result.val_acc:.3f}, {result.samples_per_second:.1f} samples/s "
+          f"on {distributed.world()} process(es)")
     log_stage("train", {"lead": params.lead, "seed": params.seed, "model": params.model.model_dump(),
                         "train": params.train.model_dump()},
               metrics, artifacts=[paths.TRAIN_METRICS, paths.TRAIN_CURVE],

@@ -145,6 +145,16 @@ class TrainConfig(Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     channels_last: bool = False
     num_threads: int = Field(0, ge=0)   # 0: torch's default
+    # Processes under torchrun (DistributedDataParallel): NCCL on GPUs, gloo on CPU cores.
+    # batch_size is the global batch; each process takes batch_size / nproc samples of it.
+    nproc: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _divisible(self) -> "TrainConfig":
+        if self.batch_size % self.nproc:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of nproc "
+                             f"({self.nproc}): each process takes an equal share of every batch")
+        return self
 
 
 METHOD_NAMES = ("deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap",
@@ -181,6 +191,8 @@ class ExplainConfig(Strict):
     # channels_last and 4 samples per call, 8.2/s contiguous with 8, 3.7/s contiguous with 16.
     batch_size: int = Field(4, ge=1)
     channels_last: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    nproc: int = Field(1, ge=1)             # processes under torchrun, each a block of samples
 
     @model_validator(mode="after")
     def _unique(self) -> "ExplainConfig":
@@ -191,6 +203,23 @@ class ExplainConfig(Strict):
         if len(set(self.methods)) != len(self.methods):
             raise ValueError(f"methods: listed twice (got {self.methods})")
         return self
+
+
+class BasinConfig(Strict):
+    """The basin stage: group DeepLift at many ocean cells (the paper's future work, Sec. 5).
+
+    ``n_cells: 0`` explains every ocean cell; otherwise a sample stratified by latitude band,
+    drawn with the top-level ``seed``.
+    """
+
+    n_cells: int = Field(24, ge=0)
+    band_degrees: float = Field(10.0, gt=0)   # latitude bands of the stratified sample
+    max_samples: int = Field(16, ge=1)        # training samples per cell
+    batch_size: int = Field(4, ge=1)
+    cells_per_pass: int = Field(8, ge=1)      # output cells sharing one forward pass
+    channels_last: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    nproc: int = Field(1, ge=1)               # processes under torchrun, each a block of cells
 
 
 class AblateConfig(Strict):
@@ -229,6 +258,7 @@ class Params(Strict):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     explain: ExplainConfig = ExplainConfig()
+    basin: BasinConfig = BasinConfig()
     ablate: AblateConfig = AblateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
 

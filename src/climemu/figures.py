@@ -155,3 +155,25 @@ def skill_map(model_corr: xr.DataArray, reference_corr: xr.DataArray, ocean, pat
     _map(ax, np.where(ocean, model_corr - reference_corr, np.nan), model_corr["lat"], model_corr["lon"],
          ocean, f"test time correlation: emulator minus {reference}")
     _save(fig, path)
+
+
+def basin_maps(basin: xr.Dataset, lat, lon, ocean, path: str | Path) -> None:
+    """The basin study: per explained cell, findings 1-2 as maps, and every normalised curve."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
+    panels = (("r50_km", "locality: radius holding 50% of |attribution| (km)"),
+              ("efolding_month", "lead reach: e-folding month of the monthly curve"),
+              ("share_month_1", "share of month -1 in |attribution|"))
+    for ax, (key, title) in zip(axes.flat, panels):
+        ax.contour(lon, lat, np.asarray(ocean, dtype=float), levels=[0.5], colors="k", linewidths=0.6)
+        points = ax.scatter(basin["cell_lon"], basin["cell_lat"], c=basin[key], s=14, cmap="viridis")
+        fig.colorbar(points, ax=ax, shrink=0.8)
+        ax.set_title(title, fontsize=8)
+    ax = axes.flat[3]
+    months = basin["month"].values
+    ax.plot(months, basin["curve"].values.T, color="0.6", lw=0.5)
+    ax.plot(months, basin["curve"].median("cell").values, color="k", lw=2, label="median over cells")
+    ax.set(xlabel="input month", ylabel="share of |attribution|",
+           title=f"normalised monthly curves of {basin.sizes['cell']} cells (finding 3)")
+    ax.title.set_fontsize(8)
+    ax.legend(fontsize=7)
+    _save(fig, path)

@@ -18,3 +18,6 @@ SKILL_METRICS = "metrics/skill.json"
 SKILL = "plots/skill.csv"
 FIG1 = "plots/figures/fig1_test_sample.png"
 SKILL_MAP = "plots/figures/skill_map.png"
+BASIN = "explain/basin.nc"          # basin: measures and curves per explained ocean cell
+BASIN_METRICS = "metrics/basin.json"
+BASIN_FIGURE = "plots/figures/basin_maps.png"

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,9 +33,10 @@ TINY = {
                                 {"name": "open_ocean", "lat": 50.5, "lon": -35.5}]},
     "ablate": {"box": {"lat_min": 52.0, "lat_max": 55.0, "lon_min": -38.0, "lon_max": -35.0},
                "max_samples": 6},
+    "basin": {"n_cells": 3, "max_samples": 4, "batch_size": 2, "cells_per_pass": 2},
     "evaluate": {"lim_modes": [2, 5]},
 }
-STAGES = ["ablate", "aggregate", "evaluate", "explain", "fetch", "smooth", "train", "window"]
+STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim"}
 
 
@@ -91,7 +94,8 @@ def test_repro_writes_outputs_and_metrics(repo):
     for out in ("data/raw.nc", "data/smoothed.nc", "data/windows.nc", "models/model.pt",
                 "explain/instance.nc", "explain/group.nc", "plots/train_curve.csv",
                 "plots/contribution.csv", "plots/figures/fig4_group.png",
-                "plots/figures/fig5_ablation.png", "dvc.lock"):
+                "plots/figures/fig5_ablation.png", "explain/basin.nc",
+                "plots/figures/basin_maps.png", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
     assert metrics["n_params"] == 606_300 and metrics["best_epoch"] == 1
@@ -108,6 +112,8 @@ def test_repro_writes_outputs_and_metrics(repo):
     assert set(skill["val"]) == set(skill["test"]) == PREDICTORS and skill["lead"] == 1
     assert skill["test"]["persistence"]["skill_vs_persistence"] == 0.0
     assert set(skill["target_box"]["test"]) == PREDICTORS
+    basin = json.loads((path / "metrics/basin.json").read_text())
+    assert basin["n_cells"] == 3 and basin["attributions"] == 12
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
 
 
@@ -141,3 +147,37 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
     diff = json.loads(_run(["dvc", "metrics", "diff", "HEAD", "lead6", "--json"], path, env))
     rows = diff["metrics/skill.json"]
     assert {key.split(".")[1] for key in rows if key.startswith("test.")} == PREDICTORS
+
+
+def test_torchrun_two_cpu_processes(repo, tmp_path):
+    """explain and train under torchrun, 2 CPU processes with gloo (rule 8 of the house).
+
+    explain's running sums over samples split between the processes equal the one-process
+    sums to float tolerance; training runs data-parallel and writes a checkpoint.
+    """
+    src, env = repo
+    work = tmp_path / "ddp"
+    shutil.copytree(src, work, ignore=shutil.ignore_patterns(".git", ".dvc", "mlflow.db"))
+    env = {**env, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    params = yaml.safe_load((work / "params.yaml").read_text())
+
+    def run(stage: str, nproc: int) -> str:
+        params[stage]["nproc"] = nproc
+        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        return _run([sys.executable, f"stages/{stage}.py"], work, env)
+
+    run("explain", 1)
+    one = xr.load_dataset(work / "explain/group.nc")
+    out = run("explain", 2)
+    assert "on 2 process(es)" in out
+    two = xr.load_dataset(work / "explain/group.nc")
+    assert set(one.data_vars) == set(two.data_vars)
+    for name in one.data_vars:
+        np.testing.assert_allclose(two[name].values, one[name].values, rtol=1e-5, atol=1e-9, err_msg=name)
+    assert json.loads((work / "metrics/explain.json").read_text())["group"]["processes"] == 2
+
+    (work / "models/model.pt").unlink()
+    run("train", 2)
+    assert (work / "models/model.pt").is_file()
+    train = json.loads((work / "metrics/train.json").read_text())
+    assert train["processes"] == 2 and train["val_rmse_degC"] > 0

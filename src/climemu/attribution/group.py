@@ -19,6 +19,7 @@ from torch import nn
 
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels, to_numpy
 from climemu.attribution.methods import attribute
+from climemu.distributed import all_reduce_sum
 
 
 class GroupSums:
@@ -60,6 +61,17 @@ class GroupSums:
             self.negative += other.negative
             self.absolute += other.absolute
             self.count += other.count
+        return self
+
+    def all_reduce(self, shape: tuple[int, ...]) -> "GroupSums":
+        """Sum these running sums over every torchrun process (identity with one process).
+
+        ``shape`` ``(36, H, W)`` allocates the sums of a process that received no samples.
+        """
+        self._allocate(tuple(shape))
+        self.positive, self.negative, self.absolute = (
+            all_reduce_sum(a) for a in (self.positive, self.negative, self.absolute))
+        self.count = int(all_reduce_sum(np.array([self.count]))[0])
         return self
 
     def mean(self) -> xr.Dataset:

@@ -17,12 +17,14 @@ import xarray as xr
 from scipy.stats import rankdata
 from torch import nn
 
+from climemu.attribution.fast import DeepLiftCells
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method
 from climemu.config import CellSpec, ExplainConfig
 from climemu.data.window import WindowedData
+from climemu.distributed import all_reduce_sum, gather, shard, world
 from climemu.grid import nearest_cell
 from climemu.progress import progress
 
@@ -114,7 +116,7 @@ def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, c
 def _zero_output(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """f(0): the zero baseline's output map (the same for every sample)."""
     with frozen_eval(model), torch.no_grad():
-        return model(torch.zeros_like(x[:1]))[0, 0].numpy()
+        return model(torch.zeros_like(x[:1]))[0, 0].cpu().numpy()
 
 
 def _correlations(attr: np.ndarray, true: np.ndarray, ocean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,17 +132,20 @@ def _correlations(attr: np.ndarray, true: np.ndarray, ocean: np.ndarray) -> tupl
 
 
 def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],
-                  truth=None) -> tuple[xr.Dataset, dict]:
+                  truth=None, device: torch.device = torch.device("cpu")) -> tuple[xr.Dataset, dict]:
     """Mean positive / negative / absolute heatmaps over training samples, per group cell.
 
     Also the mean target, output, error and input maps (paper Fig. 4, first row), the relative
     completeness delta of DeepLift / IG, and, with ``truth``, per-sample agreement with it.
+    Under torchrun each process explains its own block of samples and the sums are added up
+    (:mod:`climemu.distributed`); every process returns the combined result.
     """
     method = cfg.group_method
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
+    model = model.to(device, memory_format=layout)
     n = min(cfg.max_samples, data.n_samples("train"))
     batches = [np.arange(s, min(s + cfg.batch_size, n)) for s in range(0, n, cfg.batch_size)]
+    shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
     sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
     true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
     scores = {c.name: ([], []) for c in cells}
@@ -148,33 +153,53 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     rel_deltas = []
     maps = {k: np.zeros(data.ocean.shape) for k in ("target", "output", "input_first")}
     has_delta = get_method(method).has_delta
-    f0 = _zero_output(model, data.inputs("train", [0]))
+    # DeepLift with the paper's zero baseline: one forward per batch for every cell, the
+    # baseline's activations once (climemu.attribution.fast; 3.6x plain Captum, see README).
+    fast = DeepLiftCells(model, shape, memory_format=layout).to(device) if method == "deeplift" else None
+    f0 = _zero_output(model, data.inputs("train", [0]).to(device))
     start = time.perf_counter()
-    for positions in progress(batches, desc=f"group {method}", unit="batch"):
-        x = data.inputs("train", positions).contiguous(memory_format=layout)   # (B, 36, H, W)
+    for positions in progress(shard(batches), desc=f"group {method}", unit="batch"):
+        x = data.inputs("train", positions).to(device).contiguous(memory_format=layout)  # (B, 36, H, W)
         y = data.targets_of("train", positions)[:, 0].numpy()            # (B, H, W)
-        with frozen_eval(model), torch.no_grad():
-            out = model(x)[:, 0].numpy()
+        if fast is not None:
+            attrs, out = fast.attribute(x, [(c.i, c.j) for c in cells])  # (K, B, 36, H, W), (B, H, W)
+            attrs, out = attrs.cpu().numpy(), out.cpu().numpy()
+        else:
+            with frozen_eval(model), torch.no_grad():
+                out = model(x)[:, 0].cpu().numpy()
         maps["target"] += y.sum(0)
         maps["output"] += out.sum(0)
-        maps["input_first"] += x[:, 0].numpy().sum(0)
-        for c in cells:
-            kw = _method_kwargs(method, cfg, None)
-            if has_delta:
-                attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True, **kw)
-                change = np.abs(out[:, c.i, c.j] - f0[c.i, c.j])
-                rel_deltas.extend(delta.abs().numpy() / np.maximum(change, 1e-12))
+        maps["input_first"] += x[:, 0].cpu().numpy().sum(0)
+        xs = x.cpu().numpy()
+        for k, c in enumerate(cells):
+            change = out[:, c.i, c.j] - f0[c.i, c.j]
+            if fast is not None:
+                attr = attrs[k]
+                delta = attr.sum(axis=(1, 2, 3), dtype=np.float64) - change
+                rel_deltas.extend(np.abs(delta) / np.maximum(np.abs(change), 1e-12))
+            elif has_delta:
+                attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True,
+                                        **_method_kwargs(method, cfg, None))
+                attr = attr.cpu().contiguous().numpy()
+                rel_deltas.extend(delta.abs().cpu().numpy() / np.maximum(np.abs(change), 1e-12))
             else:
-                attr = attribute(model, method, x, (c.i, c.j), **kw)
-            attr = attr.contiguous().numpy()
+                attr = attribute(model, method, x, (c.i, c.j), **_method_kwargs(method, cfg, None))
+                attr = attr.cpu().contiguous().numpy()
             sums[c.name].update(attr)
             if c.name in coef:
-                true = coef[c.name][None] * x.numpy()                     # (B, 36, H, W)
+                true = coef[c.name][None] * xs                                # (B, 36, H, W)
                 true_sums[c.name].update(true)
                 p, s = _correlations(attr, true, data.ocean)
                 scores[c.name][0].extend(p)
                 scores[c.name][1].extend(s)
     seconds = time.perf_counter() - start
+    for c in cells:
+        sums[c.name].all_reduce(shape)
+        if coef:
+            true_sums[c.name].all_reduce(shape)
+            scores[c.name] = (gather(scores[c.name][0]), gather(scores[c.name][1]))
+    maps = {k: all_reduce_sum(v) for k, v in maps.items()}
+    rel_deltas = gather(rel_deltas)
     means = [sums[c.name].mean() for c in cells]
     ds = xr.concat(means, dim="cell")
     if coef:
@@ -190,7 +215,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     ds = ds.assign_coords(_cell_coords(cells))
     ds.attrs.update({"method": method, "n_samples": n, "split": "train", "lead": data.lead})
     stats = {"group_seconds": seconds, "group_attributions": n * len(cells),
-             "attributions_per_second": n * len(cells) / seconds}
+             "attributions_per_second": n * len(cells) / seconds, "processes": world()}
     if rel_deltas:
         stats.update({"relative_delta_median": float(np.median(rel_deltas)),
                       "relative_delta_max": float(np.max(rel_deltas))})

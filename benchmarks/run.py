@@ -1,0 +1,68 @@
+"""Every benchmark of issue 8 in one command; ratios are measured within this one run.
+
+    python benchmarks/run.py                      # CPU: attribution, training, data
+    python benchmarks/run.py --device cuda --train-samples 1280 --compile
+    python benchmarks/run.py --only attribution
+
+Prints each section's figures and writes them, with the machine's description, to
+``benchmarks/results/<name>.json`` (``--out``), which the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import attribution  # noqa: E402
+import data  # noqa: E402
+import training  # noqa: E402
+
+from climemu.io import write_json  # noqa: E402
+
+
+def machine(device: str) -> dict:
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--only", choices=["attribution", "training", "data"], action="append")
+    parser.add_argument("--attr-samples", type=int, default=8)
+    parser.add_argument("--attr-batch", type=int, default=4)
+    parser.add_argument("--train-samples", type=int, default=64)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--data-years", type=int, default=None, help="default: params.yaml's years")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", default=None, help="default benchmarks/results/<device>.json")
+    args = parser.parse_args()
+    sections = args.only or ["attribution", "training", "data"]
+    results = {"machine": machine(args.device)}
+    print(json.dumps(results["machine"]))
+    if "attribution" in sections:
+        results["attribution"] = attribution.run(args.device, args.attr_samples, args.attr_batch, args.repeats)
+        print(attribution.report(results["attribution"]), flush=True)
+    if "training" in sections:
+        results["training"] = training.run(args.device, args.train_samples, args.repeats, args.compile)
+        print(training.report(results["training"]), flush=True)
+    if "data" in sections:
+        results["data"] = data.run(args.data_years)
+        print(data.report(results["data"]), flush=True)
+    out = Path(args.out or Path(__file__).parent / "results" / f"{args.device}.json")
+    write_json(results, out)
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Group DeepLift at many ocean cells: the paper's findings tested across the basin.
+
+The paper explains a handful of cells and leaves "compare all ocean pixels" as future work
+(Sec. 5). Here every cell of a stratified sample (or every ocean cell) gets the group
+explanation of Sec. 4.2, reduced at once to the measures of finding 1 (locality radius),
+finding 2 (e-folding month, share of month -1) and finding 3 (the spread of the normalised
+monthly curves across cells). Only the reductions are kept: the mean |attribution| map of one
+cell is 36 x H x W values, 1.9 GB for every ocean cell of the 70 x 125 box.
+
+Several output cells share each forward pass (:class:`~.fast.DeepLiftCells`); under torchrun
+each process explains its own block of cells (:mod:`climemu.distributed`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+
+from climemu.attribution.fast import DeepLiftCells
+from climemu.attribution.heatmaps import month_labels
+from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
+from climemu.config import BasinConfig
+from climemu.data.window import WindowedData
+from climemu.distributed import gather, shard, world
+from climemu.progress import progress
+
+
+def stratified_cells(ocean: np.ndarray, lat: np.ndarray, n_cells: int, band_degrees: float,
+                     seed: int) -> np.ndarray:
+    """Ocean cells ``(n, 2)`` of (i, j), sorted; ``n_cells = 0`` means every ocean cell.
+
+    Otherwise the cells are drawn without replacement within latitude bands of
+    ``band_degrees``, each band getting a share of ``n_cells`` proportional to its ocean cells
+    (largest remainders), so that subpolar and subtropical waters are both represented.
+    """
+    ii, jj = np.nonzero(ocean)                                   # every ocean cell
+    if n_cells == 0 or n_cells >= ii.size:
+        return np.stack([ii, jj], axis=1)
+    band = np.floor((np.asarray(lat)[ii] - np.min(lat)) / band_degrees).astype(int)
+    bands, counts = np.unique(band, return_counts=True)
+    quota = counts / counts.sum() * n_cells
+    take = np.floor(quota).astype(int)
+    short = n_cells - take.sum()
+    take[np.argsort(-(quota - take), kind="stable")[:short]] += 1
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(band == b), size=k, replace=False)
+             for b, k in zip(bands, take) if k]
+    chosen = np.sort(np.concatenate(picks))
+    return np.stack([ii[chosen], jj[chosen]], axis=1)
+
+
+def _measures(absolute: np.ndarray, lat: np.ndarray, lon: np.ndarray, cell) -> dict:
+    """Finding 1-2 measures of one cell's mean |attribution| ``(36, H, W)``."""
+    curve = xr.DataArray(absolute.sum(axis=(1, 2)), dims="month",
+                         coords={"month": month_labels(absolute.shape[0])})
+    radius = locality_radius(absolute, lat, lon, cell, fractions=(0.5, 0.9))
+    return {"curve": (curve / curve.sum()).values,
+            "efolding_month": float(efolding_month(curve, interpolate=True)),
+            "share_month_1": float(share_of_last_month(curve)),
+            "r50_km": float(radius["radius_km"][0]), "r90_km": float(radius["radius_km"][1])}
+
+
+def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells: np.ndarray,
+                  device: torch.device = torch.device("cpu")) -> tuple[xr.Dataset, dict]:
+    """Per cell: the normalised monthly curve and the measures; every process returns all cells."""
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
+    engine = DeepLiftCells(model, shape, memory_format=layout).to(device)
+    n = min(cfg.max_samples, data.n_samples("train"))
+    batches = [np.arange(s, min(s + cfg.batch_size, n)) for s in range(0, n, cfg.batch_size)]
+    mine = shard([tuple(c) for c in cells])
+    passes = [mine[k:k + cfg.cells_per_pass] for k in range(0, len(mine), cfg.cells_per_pass)]
+    rows = []
+    start = time.perf_counter()
+    for group in progress(passes, desc="basin", unit="pass"):
+        absolute = np.zeros((len(group), *shape))                          # (K, 36, H, W) float64
+        for positions in batches:
+            x = data.inputs("train", positions).to(device)                  # (B, 36, H, W)
+            attrs, _ = engine.attribute(x, group)                           # (K, B, 36, H, W)
+            absolute += attrs.abs().sum(1).cpu().numpy()
+        rows.extend(_measures(a / n, data.lat, data.lon, c) for a, c in zip(absolute, group))
+    seconds = time.perf_counter() - start
+    rows, all_seconds = gather(rows), gather([seconds])
+    ds = xr.Dataset(
+        {"curve": (("cell", "month"), np.array([r["curve"] for r in rows])),
+         **{k: ("cell", np.array([r[k] for r in rows]))
+            for k in ("efolding_month", "share_month_1", "r50_km", "r90_km")}},
+        coords={"cell": np.arange(len(cells)), "month": month_labels(shape[0]),
+                "cell_lat": ("cell", data.lat[cells[:, 0]]), "cell_lon": ("cell", data.lon[cells[:, 1]]),
+                "cell_i": ("cell", cells[:, 0]), "cell_j": ("cell", cells[:, 1])},
+        attrs={"method": "deeplift", "n_samples": n, "split": "train", "lead": data.lead,
+               "units_curve": "share of the mean |attribution| per input month"})
+    wall = max(all_seconds)
+    stats = {"seconds": wall, "processes": world(), "attributions": n * len(cells),
+             "seconds_per_cell": wall / max(len(cells), 1),
+             "attributions_per_second": n * len(cells) / wall}
+    return ds, stats
+
+
+def summary(ds: xr.Dataset) -> dict:
+    """Basin-wide numbers for finding 3 and the spread of findings 1-2 across cells."""
+    curves = ds["curve"]
+    out = {"n_cells": int(ds.sizes["cell"]),
+           # Finding 3: the std across cells of the normalised curves, max over months.
+           "curve_spread": float(curves.std("cell", ddof=0).max("month"))}
+    for key in ("efolding_month", "share_month_1", "r50_km"):
+        v = ds[key].values
+        v = v[np.isfinite(v)]
+        q = np.percentile(v, [10, 50, 90]) if v.size else [np.nan] * 3
+        out[key] = {"p10": float(q[0]), "median": float(q[1]), "p90": float(q[2]),
+                    "finite_cells": int(v.size)}
+    return out

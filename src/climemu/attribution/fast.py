@@ -1,0 +1,127 @@
+"""DeepLift for many samples and many output cells at once, with Captum's rescale rule.
+
+Captum's ``DeepLift`` (paper Sec. 3.1) runs the input and its baseline through the network as
+one doubled batch on every call, hooks every ReLU, and explains one output cell per call. For a
+group study (paper Sec. 4.2) that repeats three things that need doing only once
+(shared/design/model.md, cost section):
+
+1. The baseline's activations. With the paper's zero baseline, and BatchNorm in eval mode, every
+   layer's reference input is the same for every sample: we compute the references of each ReLU
+   once, on one baseline sample, and broadcast them over the batch.
+2. The forward pass. The rescale multipliers depend on the input, not on the explained cell, so
+   one forward serves every cell: each further cell costs only a backward pass.
+3. Weight gradients. Parameters are frozen, so autograd computes input gradients only.
+
+The rule itself is Captum's ``nonlinear`` rule for ReLU: the gradient through a ReLU becomes
+``(relu(x) - relu(x0)) / (x - x0)`` where ``|x - x0| >= eps`` and the ordinary gradient
+elsewhere, and the attribution is ``(input - baseline) * multiplier``. Every other layer of
+the emulator (convolution, BatchNorm in eval mode, concatenation, upsampling) is linear, so
+plain gradients are exact through it. The benchmark ``benchmarks/attribution.py`` and the tests
+check the result against Captum itself.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from climemu.attribution.pixel import check_cell
+
+EPS = 1e-10   # captum.attr._core.deep_lift: the rule falls back to the gradient below this |x - x0|
+
+
+class _RescaleFunction(torch.autograd.Function):
+    """relu(x) forward; DeepLift's rescale multiplier backward, against references x0, y0."""
+
+    @staticmethod
+    def forward(ctx, x, x0, y0):
+        y = torch.relu(x)
+        ctx.save_for_backward(x, y, x0, y0)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y, x0, y0 = ctx.saved_tensors
+        dx = x - x0                                          # (B, C, H, W) - (1, C, H, W)
+        rescale = grad * (y - y0) / dx
+        plain = grad * (x > 0).to(grad.dtype)
+        return torch.where(dx.abs() < EPS, plain, rescale), None, None
+
+
+class _RescaleReLU(nn.Module):
+    """Stands in for one ``nn.ReLU``: records its reference (baseline) input, then rescales."""
+
+    def __init__(self):
+        super().__init__()
+        self.x0 = self.y0 = None       # (1, C, H, W): the baseline's input and output here
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.x0 is None:            # the reference pass
+            self.x0, self.y0 = x.detach(), torch.relu(x).detach()
+            return self.y0
+        return _RescaleFunction.apply(x, self.x0, self.y0)
+
+
+class DeepLiftCells:
+    """DeepLift (zero or one fixed baseline) of several output cells of ``model``.
+
+    ``model`` must use one ``nn.ReLU`` module per activation (shared/design/model.md), as
+    Captum's DeepLift requires too. A private copy in eval mode with frozen parameters is
+    explained; the caller's model is untouched. ``baseline``: None (zeros, the paper) or one
+    sample ``(36, H, W)`` or ``(1, 36, H, W)``, the same for every input.
+    """
+
+    def __init__(self, model: nn.Module, input_shape: Sequence[int], baseline=None,
+                 memory_format=torch.contiguous_format):
+        self.net = copy.deepcopy(model).eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.relus = self._swap_relus(self.net)    # none: a linear model, DeepLift = grad x input
+        self.memory_format = memory_format
+        self.net = self.net.to(memory_format=memory_format)
+        c, h, w = (int(s) for s in input_shape[-3:])
+        base = torch.zeros(1, c, h, w) if baseline is None else torch.as_tensor(baseline, dtype=torch.float32)
+        self.baseline = base.reshape(1, c, h, w).contiguous(memory_format=memory_format)
+        with torch.no_grad():
+            self.f0 = self.net(self.baseline)[0, 0]              # (H, W): f(baseline), refs recorded
+
+    @staticmethod
+    def _swap_relus(net: nn.Module) -> list[_RescaleReLU]:
+        swapped = []
+        for parent in list(net.modules()):
+            for name, child in parent.named_children():
+                if isinstance(child, nn.ReLU):
+                    if child.inplace:
+                        raise ValueError(f"ReLU {name!r} is in-place; DeepLift needs out-of-place ReLUs")
+                    new = _RescaleReLU()
+                    setattr(parent, name, new)
+                    swapped.append(new)
+        return swapped
+
+    def to(self, device) -> "DeepLiftCells":
+        self.net = self.net.to(device)
+        self.baseline = self.baseline.to(device)
+        for r in self.relus:
+            r.x0, r.y0 = r.x0.to(device), r.y0.to(device)
+        self.f0 = self.f0.to(device)
+        return self
+
+    def attribute(self, inputs: torch.Tensor, cells: Sequence[tuple[int, int]]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attributions ``(K, B, 36, H, W)`` of K cells for B samples, and the outputs ``(B, H, W)``.
+
+        One forward pass for the batch, then one backward pass per cell.
+        """
+        x = inputs.detach().to(self.baseline.device, torch.float32)
+        x = x.contiguous(memory_format=self.memory_format).requires_grad_(True)   # (B, 36, H, W)
+        with torch.enable_grad():
+            out = self.net(x)[:, 0]                                   # (B, H, W)
+            maps = []
+            for k, cell in enumerate(cells):
+                i, j = check_cell(cell, out.shape[1], out.shape[2])
+                (grad,) = torch.autograd.grad(out[:, i, j].sum(), x, retain_graph=k < len(cells) - 1)
+                maps.append((x.detach() - self.baseline) * grad)         # (B, 36, H, W)
+        return torch.stack(maps), out.detach()

@@ -1,0 +1,85 @@
+"""The basin study: its stratified sample of cells, and its measures on a linear model."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from climemu.attribution.basin import explain_basin, stratified_cells, summary
+from climemu.config import BasinConfig, WindowConfig
+from climemu.data.window import WindowedData, build_windows
+from tests.conftest import make_sst
+
+
+def test_every_ocean_cell_when_n_is_zero():
+    ocean = np.array([[True, False], [True, True]])
+    cells = stratified_cells(ocean, np.array([10.5, 11.5]), 0, 10.0, seed=0)
+    assert cells.tolist() == [[0, 0], [1, 0], [1, 1]]
+
+
+def test_sample_is_proportional_to_the_ocean_of_each_band():
+    # Latitudes 0.5..19.5: band 0 (rows 0-9) has 10 x 8 = 80 ocean cells, band 1 (rows
+    # 10-19) only 10 x 2 = 20. Ten cells: quotas 8 and 2, drawn from ocean cells only.
+    lat = np.arange(20) + 0.5
+    ocean = np.zeros((20, 8), bool)
+    ocean[:10] = True
+    ocean[10:, :2] = True
+    cells = stratified_cells(ocean, lat, 10, 10.0, seed=3)
+    assert len(cells) == 10 and len({tuple(c) for c in cells}) == 10
+    assert ocean[cells[:, 0], cells[:, 1]].all()
+    assert (cells[:, 0] < 10).sum() == 8 and (cells[:, 0] >= 10).sum() == 2
+    assert np.array_equal(cells, stratified_cells(ocean, lat, 10, 10.0, seed=3))
+    assert not np.array_equal(cells, stratified_cells(ocean, lat, 10, 10.0, seed=4))
+
+
+def test_largest_remainder_fills_the_quota_exactly():
+    lat = np.arange(30) + 0.5
+    ocean = np.ones((30, 3), bool)                      # three bands of 30 cells each
+    cells = stratified_cells(ocean, lat, 7, 10.0, seed=0)
+    assert len(cells) == 7
+    assert sorted(np.bincount(cells[:, 0] // 10).tolist()) == [2, 2, 3]
+
+
+class LastMonthCopy(nn.Module):
+    """Output = 2 x input month -1, cell by cell: all attribution on month -1 at the cell."""
+
+    def forward(self, x):
+        return 2 * x[:, -1:]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(15, 1, size=(200, 6, 7)).astype(np.float32)
+    ds = make_sst(x, ocean=np.ones((6, 7), bool))
+    ds.attrs["smoothing_months"] = 1
+    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=10, n_val=4, n_test=4), lead=1))
+
+
+def test_measures_of_a_model_that_copies_the_last_month(data):
+    cells = np.array([[1, 1], [4, 5]])
+    cfg = BasinConfig(max_samples=6, batch_size=4, cells_per_pass=1)
+    ds, stats = explain_basin(LastMonthCopy(), data, cfg, cells)
+    # Everything on month -1 at the cell itself: share 1, radius 0 km, curve a unit spike.
+    # Going back, month -2 (0) is the first below 1/e; month -2 has no mass, so the crossing
+    # is placed linearly: -1 - (1 - 1/e) / (1 - 0) = -1.632.
+    assert ds["share_month_1"].values.tolist() == pytest.approx([1.0, 1.0])
+    assert ds["r50_km"].values.tolist() == [0.0, 0.0]
+    assert ds["curve"].sel(month=-1).values.tolist() == pytest.approx([1.0, 1.0])
+    assert ds["efolding_month"].values.tolist() == pytest.approx([-1 - (1 - np.exp(-1))] * 2)
+    assert ds["cell_i"].values.tolist() == [1, 4]
+    assert stats["attributions"] == 12 and stats["processes"] == 1
+    s = summary(ds)
+    assert s["curve_spread"] == 0.0 and s["n_cells"] == 2
+    assert s["share_month_1"]["median"] == pytest.approx(1.0)
+
+
+def test_cells_sharing_a_pass_give_the_same_measures(data):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(36, 4, 3, padding=1, bias=False), nn.ReLU(),
+                        nn.Conv2d(4, 1, 3, padding=1, bias=False)).eval()
+    cells = np.array([[0, 0], [2, 3], [5, 6]])
+    one, _ = explain_basin(net, data, BasinConfig(max_samples=5, batch_size=2, cells_per_pass=1), cells)
+    three, _ = explain_basin(net, data, BasinConfig(max_samples=5, batch_size=2, cells_per_pass=3), cells)
+    np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-6)
+    np.testing.assert_allclose(one["r50_km"], three["r50_km"])

@@ -1,0 +1,85 @@
+"""DeepLiftCells against values worked out by hand and against Captum's DeepLift itself."""
+
+import pytest
+import torch
+from torch import nn
+
+from climemu.attribution.fast import DeepLiftCells
+from climemu.attribution.methods import attribute
+
+
+def one_relu_net(w1=2.0, b=-1.0, w2=3.0) -> nn.Sequential:
+    """f(x) = w2 * relu(w1 * x + b), cell by cell (1x1 convolutions, one channel)."""
+    net = nn.Sequential(nn.Conv2d(1, 1, 1, bias=True), nn.ReLU(), nn.Conv2d(1, 1, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.fill_(w1)
+        net[0].bias.fill_(b)
+        net[2].weight.fill_(w2)
+    return net.eval()
+
+
+def test_rescale_rule_by_hand():
+    # Zero baseline: the ReLU's reference input is b = -1 (output 0). At x = 1.5 the input
+    # is 2, so the multiplier is (2 - 0) / (2 - (-1)) = 2/3 and the attribution
+    # x * w2 * (2/3) * w1 = 1.5 * 3 * 2/3 * 2 = 6 = f(x) - f(0); gradient x input would give 9.
+    # At x = 0.25 the input is -0.5: both outputs 0, attribution 0.
+    x = torch.tensor([1.5, 0.25]).reshape(2, 1, 1, 1)
+    engine = DeepLiftCells(one_relu_net(), (1, 1, 1))
+    attr, out = engine.attribute(x, [(0, 0)])
+    assert attr.shape == (1, 2, 1, 1, 1)
+    assert attr.flatten().tolist() == pytest.approx([6.0, 0.0])
+    assert out.flatten().tolist() == pytest.approx([6.0, 0.0])
+
+
+def test_falls_back_to_the_gradient_where_input_equals_reference():
+    # x = 0 equals the baseline: Captum's rule uses the plain gradient there; x * grad = 0.
+    engine = DeepLiftCells(one_relu_net(b=1.0), (1, 1, 1))
+    attr, _ = engine.attribute(torch.zeros(1, 1, 1, 1), [(0, 0)])
+    assert attr.item() == 0.0
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_matches_captum_for_several_cells(bn_relu_conv_net, layout):
+    x = torch.randn(3, 36, 9, 11, generator=torch.Generator().manual_seed(2))
+    cells = [(4, 5), (0, 0), (8, 10)]
+    attr, out = DeepLiftCells(bn_relu_conv_net, x.shape, memory_format=layout).attribute(x, cells)
+    assert attr.shape == (3, 3, 36, 9, 11)
+    for k, cell in enumerate(cells):
+        expected = attribute(bn_relu_conv_net, "deeplift", x, cell)
+        assert torch.allclose(attr[k], expected, rtol=1e-5, atol=1e-6 * expected.abs().max().item())
+        with torch.no_grad():
+            assert torch.allclose(out[:, cell[0], cell[1]], bn_relu_conv_net(x)[:, 0, cell[0], cell[1]], atol=1e-6)
+
+
+def test_matches_captum_with_a_nonzero_baseline(bn_relu_conv_net):
+    x = torch.randn(2, 36, 6, 7, generator=torch.Generator().manual_seed(3))
+    base = torch.randn(1, 36, 6, 7, generator=torch.Generator().manual_seed(4))
+    attr, _ = DeepLiftCells(bn_relu_conv_net, x.shape, baseline=base).attribute(x, [(3, 3)])
+    expected = attribute(bn_relu_conv_net, "deeplift", x, (3, 3), baselines=base)
+    assert torch.allclose(attr[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_completeness(bn_relu_conv_net):
+    # DeepLift sums to f(x) - f(baseline) for every sample and cell (paper Sec. 3.1).
+    x = torch.randn(4, 36, 8, 8, generator=torch.Generator().manual_seed(5))
+    engine = DeepLiftCells(bn_relu_conv_net, x.shape)
+    attr, out = engine.attribute(x, [(1, 2), (6, 6)])
+    for k, (i, j) in enumerate([(1, 2), (6, 6)]):
+        assert torch.allclose(attr[k].sum((1, 2, 3)), out[:, i, j] - engine.f0[i, j], atol=1e-5)
+
+
+def test_leaves_the_callers_model_alone(bn_relu_conv_net):
+    bn_relu_conv_net.train()
+    DeepLiftCells(bn_relu_conv_net, (36, 5, 5)).attribute(torch.randn(1, 36, 5, 5), [(2, 2)])
+    assert bn_relu_conv_net.training
+    assert all(p.requires_grad for p in bn_relu_conv_net.parameters())
+    assert sum(isinstance(m, nn.ReLU) for m in bn_relu_conv_net.modules()) == 2
+
+
+def test_rejects_inplace_relu_and_cells_off_the_grid():
+    net = nn.Sequential(nn.Conv2d(36, 1, 1), nn.ReLU(inplace=True))
+    with pytest.raises(ValueError, match="in-place"):
+        DeepLiftCells(net, (36, 4, 4))
+    engine = DeepLiftCells(one_relu_net(), (1, 3, 3))
+    with pytest.raises(ValueError, match="outside the 3 x 3"):
+        engine.attribute(torch.ones(1, 1, 3, 3), [(3, 0)])

@@ -1,0 +1,28 @@
+"""FLOP counting and the matmul rate behind the benchmarks' fractions of the limit."""
+
+import torch
+from torch import nn
+
+from climemu.cost import best_seconds, count_flops, matmul_flops_per_second
+
+
+def test_counts_a_convolution_by_hand():
+    # Conv 3x3, 4 -> 8 channels, no bias, on 10 x 12 with padding 1: each output value is
+    # 4 * 9 multiply-adds, 8 * 10 * 12 outputs: 2 * 36 * 960 = 69,120 FLOPs.
+    conv = nn.Conv2d(4, 8, 3, padding=1, bias=False)
+    assert count_flops(lambda: conv(torch.randn(1, 4, 10, 12))) == 69_120
+
+
+def test_counts_the_input_gradient_of_a_frozen_linear_layer():
+    # y = x W^T with x (2, 5), W (3, 5): forward 2*2*5*3 = 60; the input gradient is another
+    # (2, 3) x (3, 5) product, 60; frozen weights: no weight gradient.
+    lin = nn.Linear(5, 3, bias=False).requires_grad_(False)
+    x = torch.randn(2, 5, requires_grad=True)
+    assert count_flops(lambda: lin(x).sum().backward()) == 120
+
+
+def test_matmul_rate_is_positive_and_timing_returns_the_best():
+    assert matmul_flops_per_second(n=64, seconds=0.01) > 0
+    calls = []
+    assert best_seconds(lambda: calls.append(1), repeats=3) >= 0
+    assert len(calls) == 4          # one warm-up, three timed
