@@ -1,7 +1,8 @@
 """Every benchmark of issue 8 in one command; ratios are measured within this one run.
 
     python benchmarks/run.py                      # CPU: attribution, training, data
-    python benchmarks/run.py --device cuda --train-samples 1280 --compile
+    python benchmarks/run.py --device cuda --attr-samples 64 --attr-batch 16 \
+        --train-samples 1280 --train-batches 16,32,64 --compile --compile-batch 32
     python benchmarks/run.py --only attribution
 
 Prints each section's figures and writes them, with the machine's description, to
@@ -42,11 +43,17 @@ def main() -> None:
     parser.add_argument("--attr-samples", type=int, default=8)
     parser.add_argument("--attr-batch", type=int, default=4)
     parser.add_argument("--train-samples", type=int, default=64)
+    parser.add_argument("--train-batches", default="4,8,16", help="channels_last batch sizes to time")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--compile-batch", type=int, default=8)
     parser.add_argument("--data-years", type=int, default=None, help="default: params.yaml's years")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--out", default=None, help="default benchmarks/results/<device>.json")
     args = parser.parse_args()
+    # Strict fp32 everywhere: the limit is the fp32 matmul rate, and the attributions are
+    # compared with Captum at fp32 precision (cuDNN would otherwise use TF32 convolutions).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     sections = args.only or ["attribution", "training", "data"]
     results = {"machine": machine(args.device)}
     print(json.dumps(results["machine"]))
@@ -54,7 +61,9 @@ def main() -> None:
         results["attribution"] = attribution.run(args.device, args.attr_samples, args.attr_batch, args.repeats)
         print(attribution.report(results["attribution"]), flush=True)
     if "training" in sections:
-        results["training"] = training.run(args.device, args.train_samples, args.repeats, args.compile)
+        batches = [int(b) for b in args.train_batches.split(",")]
+        results["training"] = training.run(args.device, args.train_samples, args.repeats, args.compile,
+                                           batches, args.compile_batch)
         print(training.report(results["training"]), flush=True)
     if "data" in sections:
         results["data"] = data.run(args.data_years)

@@ -35,14 +35,13 @@ def _step_fn(device: str, layout, batch: int, compiled: bool):
 
 
 def run(device: str = "cpu", samples: int = 64, repeats: int = 2, compiled: bool = False,
-        batches=(4, 8, 16)) -> dict:
+        batches=(4, 8, 16), compile_batch: int = 8) -> dict:
     forward = count_flops(lambda: DenseNet().to(device)(torch.randn(1, 36, 70, 125, device=device)))
     variants = {"eager_plain": (torch.contiguous_format, 16, False)}
     for b in batches:
         variants[f"channels_last_b{b}"] = (torch.channels_last, b, False)
     if compiled:
-        best_batch = 16 if device == "cuda" else 8
-        variants[f"compiled_channels_last_b{best_batch}"] = (torch.channels_last, best_batch, True)
+        variants[f"compiled_channels_last_b{compile_batch}"] = (torch.channels_last, compile_batch, True)
     steps = {name: _step_fn(device, *v) for name, v in variants.items()}
     for step in steps.values():
         step()                                     # compile / warm up before any timing

@@ -83,8 +83,9 @@ class DeepLiftCells:
         self.memory_format = memory_format
         self.net = self.net.to(memory_format=memory_format)
         c, h, w = (int(s) for s in input_shape[-3:])
+        device = next(self.net.parameters(), torch.empty(0)).device
         base = torch.zeros(1, c, h, w) if baseline is None else torch.as_tensor(baseline, dtype=torch.float32)
-        self.baseline = base.reshape(1, c, h, w).contiguous(memory_format=memory_format)
+        self.baseline = base.reshape(1, c, h, w).to(device).contiguous(memory_format=memory_format)
         with torch.no_grad():
             self.f0 = self.net(self.baseline)[0, 0]              # (H, W): f(baseline), refs recorded
 
