@@ -18,7 +18,7 @@ pytestmark = pytest.mark.pipeline
 
 TINY = {
     "data": {"box": {"lat_min": 45.0, "lat_max": 65.0, "lon_min": -50.0, "lon_max": -20.0},
-             "first_year": 401, "last_year": 430,
+             "years": [401, 430],
              "synthetic": {"spinup_months": 24,
                            "source_box": {"lat_min": 46.0, "lat_max": 50.0, "lon_min": -45.0, "lon_max": -40.0},
                            "target_box": {"lat_min": 58.0, "lat_max": 62.0, "lon_min": -30.0, "lon_max": -25.0}}},
