@@ -4,7 +4,7 @@ import time
 
 from climemu import paths
 from climemu.config import load_params
-from climemu.data.sources import fetch
+from climemu.data.sources import dask_threads, fetch
 from climemu.io import write_netcdf
 from climemu.progress import dask_progress
 from climemu.tracking import log_stage
@@ -14,7 +14,7 @@ def main() -> None:
     params = load_params()
     start = time.perf_counter()
     ds = fetch(params.data)
-    with dask_progress("fetch"):   # CMIP6 sources are lazy: read and regridded chunk by chunk here
+    with dask_threads(), dask_progress("fetch"):   # CMIP6 sources are lazy: read and regridded here
         write_netcdf(ds, paths.RAW)
     seconds = time.perf_counter() - start
     years = ds.sizes["time"] / 12
