@@ -69,6 +69,17 @@ def write_files(folder: Path, years: int, per_file: int) -> list[Path]:
     return paths
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since it started its program (Linux VmHWM).
+
+    Not getrusage's ru_maxrss: across fork + exec that keeps the parent's size.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**10
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 2**10
+
+
 def measure(folder: str, years: int) -> None:
     """In the child: the fetch stage's work for data.source=local."""
     from climemu.config import DataConfig
@@ -83,7 +94,7 @@ def measure(folder: str, years: int) -> None:
     with dask_threads(), dask_progress("fetch"):
         write_netcdf(ds, Path(folder) / "raw.nc")
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10   # kB -> MiB (Linux)
+    peak = peak_rss_mib()
     print(f"fetch: {years} years ({ds.sizes['time']} months of 384 x 320 -> "
           f"{ds.sizes['lat']} x {ds.sizes['lon']}) in {seconds:.1f} s: {seconds / years:.2f} s per year; "
           f"peak RSS {peak:.0f} MiB")
