@@ -33,9 +33,11 @@ def _timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
 
 def run(years: int | None = None) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    first, last = params["data"]["years"]
     if years:
-        params["data"]["first_year"] = params["data"]["last_year"] - years + 1
-    n_years = params["data"]["last_year"] - params["data"]["first_year"] + 1
+        first = last - years + 1
+        params["data"]["years"] = [first, last]
+    n_years = last - first + 1
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "params.yaml").write_text(yaml.safe_dump(params))

@@ -16,7 +16,7 @@ TINY_BOX = Box(lat_min=45, lat_max=65, lon_min=-50, lon_max=-20)
 @pytest.fixture
 def tiny_data_cfg() -> DataConfig:
     return DataConfig(
-        box=TINY_BOX, first_year=401, last_year=420,
+        box=TINY_BOX, years=[401, 420],
         synthetic=SyntheticConfig(
             spinup_months=24,
             source_box=Box(lat_min=46, lat_max=50, lon_min=-45, lon_max=-40),

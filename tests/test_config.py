@@ -40,12 +40,31 @@ def test_defaults_mirror_the_paper_grid():
     ({"ablate": {"box": {"lat_min": 40.6, "lat_max": 40.9, "lon_min": -30, "lon_max": -20}}},
      "(top level)", "holds no grid cell centre"),
     ({"explain": {"instance_sample": 512}}, "(top level)", "must be below window.n_train"),
+    ({"data": {"years": [1200, 401]}}, "data", "years: last year 401 is before first year 1200"),
+    ({"data": {"years": [401]}}, "data.years", "at least 2 items"),
+    ({"data": {"first_year": 401}}, "data.first_year", "unknown key"),
+    ({"data": {"source": "local"}}, "data", "paths: data.source 'local' needs a glob"),
+    ({"data": {"esgf": {"index_nodes": ["ftp://x"]}}}, "data.esgf", "must be http(s) URLs"),
+    ({"data": {"esgf": {"timeout_s": 0}}}, "data.esgf.timeout_s", "greater than 0"),
+    ({"data": {"pangeo": {"url": "x"}}}, "data.pangeo.url", "unknown key"),
 ])
 def test_bad_params_name_the_key(raw, key, words):
     with pytest.raises(ConfigError) as err:
         parse_params(raw)
     msg = str(err.value)
     assert f"  {key}:" in msg and words in msg, msg
+
+
+def test_real_sources_ignore_the_synthetic_boxes():
+    # the planted boxes lie outside this box, which only the synthetic source would mind
+    box = {"lat_min": 0.0, "lat_max": 10.0, "lon_min": 340.0, "lon_max": 350.0}
+    raw = {"data": {"source": "local", "paths": "/x/*.nc", "box": box},
+           "explain": {"instance_cells": [{"name": "A", "lat": 5.5, "lon": 345.5}],
+                       "group_cells": [{"name": "B", "lat": 5.5, "lon": 345.5}]},
+           "ablate": {"box": {"lat_min": 4.0, "lat_max": 6.0, "lon_min": 344.0, "lon_max": 346.0}}}
+    assert parse_params(raw).data.years == [401, 1200]
+    with pytest.raises(ConfigError, match="synthetic.source_box"):
+        parse_params({**raw, "data": {**raw["data"], "source": "synthetic"}})
 
 
 def test_load_params_reports_the_file(tmp_path):

@@ -12,7 +12,7 @@ from climemu.grid import cell_centres, ocean_mask
 def tiny(request):
     from climemu.config import Box, DataConfig
     cfg = DataConfig(
-        box=Box(lat_min=45, lat_max=65, lon_min=-50, lon_max=-20), first_year=401, last_year=410,
+        box=Box(lat_min=45, lat_max=65, lon_min=-50, lon_max=-20), years=[401, 410],
         synthetic=SyntheticConfig(
             spinup_months=24,
             source_box=Box(lat_min=46, lat_max=50, lon_min=-45, lon_max=-40),

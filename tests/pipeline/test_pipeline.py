@@ -20,7 +20,7 @@ pytestmark = pytest.mark.pipeline
 
 TINY = {
     "data": {"box": {"lat_min": 45.0, "lat_max": 65.0, "lon_min": -50.0, "lon_max": -20.0},
-             "first_year": 401, "last_year": 430,
+             "years": [401, 430],
              "synthetic": {"spinup_months": 24,
                            "source_box": {"lat_min": 46.0, "lat_max": 50.0, "lon_min": -45.0, "lon_max": -40.0},
                            "target_box": {"lat_min": 58.0, "lat_max": 62.0, "lon_min": -30.0, "lon_max": -25.0}}},
@@ -53,10 +53,8 @@ def _run(cmd: list[str], cwd: Path, env: dict) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> tuple[Path, dict]:
-    """A git repository holding this project's files with tiny params, committed."""
-    dst = tmp_path_factory.mktemp("pipeline") / "repo"
+def _make_repo(dst: Path) -> dict:
+    """Copy this project's files into ``dst`` with tiny params, commit; returns the environment."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split()
     for f in files:
@@ -74,6 +72,14 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
     _run(["git", "init", "-q", "-b", "main"], dst, env)
     _run(["git", "add", "-A"], dst, env)
     _run(["git", "commit", "-q", "-m", "tiny"], dst, env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> tuple[Path, dict]:
+    """A git repository holding this project's files with tiny params, after `dvc repro`."""
+    dst = tmp_path_factory.mktemp("pipeline") / "repo"
+    env = _make_repo(dst)
     _run(["dvc", "repro"], dst, env)
     return dst, env
 
@@ -181,3 +187,39 @@ def test_torchrun_two_cpu_processes(repo, tmp_path):
     assert (work / "models/model.pt").is_file()
     train = json.loads((work / "metrics/train.json").read_text())
     assert train["processes"] == 2 and train["val_rmse_degC"] > 0
+
+
+def _varying_field(lat, lon, months):
+    """The linear field plus anomalies that vary in time (the emulator needs a non-zero scale)."""
+    from tests.data.cmip6_files import linear_field
+
+    rng = np.random.default_rng(int(months[0]))
+    wave = np.sin(0.37 * months[:, None, None] + 0.2 * lat) * np.cos(0.11 * months[:, None, None] + 0.15 * lon)
+    return linear_field(lat, lon, months) + 0.5 * wave + 0.2 * rng.standard_normal((len(months),) + lat.shape)
+
+
+def test_exp_run_on_local_cmip6_files(tmp_path_factory):
+    """`dvc exp run -S data.source=local -S data.paths=<glob>`: every stage runs on files in the
+    real CMIP6 layout (curvilinear grid, 0-360 longitude, 365_day, 1e20 fill, files in sequence)."""
+    from tests.data.cmip6_files import Grid, write_files
+
+    base = tmp_path_factory.mktemp("local")
+    grid = Grid.make(n_lat=30, n_lon=40, lat0=40.0, lon0=300.0)      # 40-69 N, 60-12 W
+    land = np.zeros(grid.lat.shape, bool)
+    land[20:, :12] = True                                             # a "Greenland" in the north-west
+    files = write_files(base / "cmip6", grid, 401, 10, 3, land, field=_varying_field)   # 0401-0430
+    dst = base / "repo"
+    env = _make_repo(dst)
+    glob = str(files[0].parent / "tos_Omon_CESM2_piControl_*.nc")
+    out = _run(["dvc", "exp", "run", "-S", "data.source=local", "-S", f"data.paths={glob}"], dst, env)
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in out, stage
+    with xr.open_dataset(dst / "data/raw.nc") as raw:
+        assert raw.attrs["fetch_source"] == "local" and raw.sizes["time"] == 360
+        assert json.loads(raw.attrs["files"]) == [f.name for f in files]
+        ocean = raw["ocean"].values.astype(bool)
+        assert ocean.any() and not ocean.all()
+    assert json.loads((dst / "metrics/explain.json").read_text())["synthetic_truth"] is False
+    assert "teleconnection" not in json.loads((dst / "metrics/ablate.json").read_text())
+    skill = json.loads((dst / "metrics/skill.json").read_text())
+    assert set(skill["test"]) == PREDICTORS and "target_box" not in skill

@@ -25,7 +25,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter
 
 from climemu.config import DataConfig, SyntheticConfig
-from climemu.data.calendar import monthly_time, time_encoding
+from climemu.data.layout import fetch_dataset
 from climemu.grid import box_mask, cell_centres, ocean_mask
 from climemu.progress import progress
 
@@ -177,7 +177,6 @@ def generate(cfg: DataConfig) -> xr.Dataset:
     anomalies = simulate_anomalies(model, noise, syn.spinup_months)      # (time, n_ocean)
     del noise
 
-    time, time_bnds = monthly_time(cfg.first_year, n_months)
     tos = np.full((n_months,) + ocean.shape, np.nan, dtype=np.float32)  # (time, lat, lon)
     base = mean_state(lat, lon)
     month = np.arange(n_months) % 12
@@ -189,35 +188,16 @@ def generate(cfg: DataConfig) -> xr.Dataset:
         field[:, ocean] += anomalies[sl]
         field[:, ~ocean] = np.nan
         tos[sl] = field
-    return to_dataset(tos, lat, lon, ocean, time, time_bnds, cfg)
+    return to_dataset(tos, lat, lon, ocean, cfg)
 
 
-def to_dataset(tos, lat, lon, ocean, time, time_bnds, cfg: DataConfig) -> xr.Dataset:
-    ds = xr.Dataset(
-        {
-            "tos": (("time", "lat", "lon"), tos, {
-                "standard_name": "sea_surface_temperature", "long_name": "Sea Surface Temperature",
-                "units": "degC"}),
-            "ocean": (("lat", "lon"), ocean.astype(np.int8), {
-                "long_name": "ocean cell (1) or land (0), GSHHG coastline", "flag_values": "0 1"}),
-            "time_bnds": (("time", "bnds"), time_bnds),
-        },
-        coords={
-            "time": ("time", time, {"standard_name": "time", "bounds": "time_bnds"}),
-            "lat": ("lat", lat, {"standard_name": "latitude", "units": "degrees_north"}),
-            "lon": ("lon", lon, {"standard_name": "longitude", "units": "degrees_east"}),
-        },
-        attrs={
-            "Conventions": "CF-1.8",
-            "title": "Synthetic North Atlantic SST with planted, known structure",
-            "source": "climemu synthetic generator (linear stochastic model, see generator_config)",
-            "source_id": "synthetic",
-            "generator_config": json.dumps(cfg.synthetic.model_dump(), sort_keys=True),
-            "generator_seed": cfg.synthetic.seed,
-            "box": json.dumps(cfg.box.model_dump(), sort_keys=True),
-            "resolution_deg": cfg.resolution,
-        },
-    )
-    for name in ("time", "time_bnds"):
-        ds[name].encoding.update(time_encoding())
-    return ds
+def to_dataset(tos, lat, lon, ocean, cfg: DataConfig) -> xr.Dataset:
+    return fetch_dataset(tos, lat, lon, ocean, cfg.years[0], ocean_note="GSHHG coastline", attrs={
+        "title": "Synthetic North Atlantic SST with planted, known structure",
+        "source": "climemu synthetic generator (linear stochastic model, see generator_config)",
+        "source_id": "synthetic",
+        "generator_config": json.dumps(cfg.synthetic.model_dump(), sort_keys=True),
+        "generator_seed": cfg.synthetic.seed,
+        "box": json.dumps(cfg.box.model_dump(), sort_keys=True),
+        "resolution_deg": cfg.resolution,
+    })
