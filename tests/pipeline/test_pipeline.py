@@ -156,10 +156,11 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
 
 
 def test_torchrun_two_cpu_processes(repo, tmp_path):
-    """explain and train under torchrun, 2 CPU processes with gloo (rule 8 of the house).
+    """explain, basin and train under torchrun, 2 CPU processes with gloo (rule 8 of the house).
 
-    explain's running sums over samples split between the processes equal the one-process
-    sums to float tolerance; training runs data-parallel and writes a checkpoint.
+    explain's running sums over samples split between the processes, and basin's measures of
+    cells split between them, equal the one-process results to float tolerance; training runs
+    data-parallel and writes a checkpoint.
     """
     src, env = repo
     work = tmp_path / "ddp"
@@ -181,6 +182,13 @@ def test_torchrun_two_cpu_processes(repo, tmp_path):
     for name in one.data_vars:
         np.testing.assert_allclose(two[name].values, one[name].values, rtol=1e-5, atol=1e-9, err_msg=name)
     assert json.loads((work / "metrics/explain.json").read_text())["group"]["processes"] == 2
+
+    run("basin", 1)
+    one = xr.load_dataset(work / "explain/basin.nc")
+    run("basin", 2)                    # 3 cells: one process takes 1, the other 2
+    two = xr.load_dataset(work / "explain/basin.nc")
+    xr.testing.assert_allclose(one, two, rtol=1e-5)
+    assert json.loads((work / "metrics/basin.json").read_text())["processes"] == 2
 
     (work / "models/model.pt").unlink()
     run("train", 2)
