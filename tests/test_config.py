@@ -40,6 +40,9 @@ def test_defaults_mirror_the_paper_grid():
     ({"ablate": {"box": {"lat_min": 40.6, "lat_max": 40.9, "lon_min": -30, "lon_max": -20}}},
      "(top level)", "holds no grid cell centre"),
     ({"explain": {"instance_sample": 512}}, "(top level)", "must be below window.n_train"),
+    ({"sanity": {"cell": "nowhere"}}, "(top level)", "sanity.cell 'nowhere' is not among explain.group_cells"),
+    ({"score": {"n_steps": 1}}, "score.n_steps", "greater than or equal to 2"),
+    ({"report": {"sanity_rank_max": 1.5}}, "report.sanity_rank_max", "less than or equal to 1"),
 ])
 def test_bad_params_name_the_key(raw, key, words):
     with pytest.raises(ConfigError) as err:

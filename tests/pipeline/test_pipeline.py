@@ -32,9 +32,14 @@ TINY = {
     "ablate": {"box": {"lat_min": 52.0, "lat_max": 55.0, "lon_min": -38.0, "lon_max": -35.0},
                "max_samples": 6},
     "evaluate": {"lim_modes": [2, 5]},
+    "score": {"max_samples": 2, "batch_size": 2, "n_steps": 4},
+    "sanity": {"max_samples": 2, "batch_size": 2, "n_steps": 4, "cell": "open_ocean"},
 }
-STAGES = ["ablate", "aggregate", "evaluate", "explain", "fetch", "smooth", "train", "window"]
-PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim"}
+STAGES = ["ablate", "aggregate", "evaluate", "explain", "fetch", "report", "sanity", "score", "smooth",
+          "train", "window"]
+PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
+METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
+           "input_x_gradient"}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -91,7 +96,8 @@ def test_repro_writes_outputs_and_metrics(repo):
     for out in ("data/raw.nc", "data/smoothed.nc", "data/windows.nc", "models/model.pt",
                 "explain/instance.nc", "explain/group.nc", "plots/train_curve.csv",
                 "plots/contribution.csv", "plots/figures/fig4_group.png",
-                "plots/figures/fig5_ablation.png", "dvc.lock"):
+                "plots/figures/fig5_ablation.png", "plots/figures/score_methods.png",
+                "plots/figures/sanity.png", "reports/findings.md", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
     assert metrics["n_params"] == 606_300 and metrics["best_epoch"] == 1
@@ -108,6 +114,14 @@ def test_repro_writes_outputs_and_metrics(repo):
     assert set(skill["val"]) == set(skill["test"]) == PREDICTORS and skill["lead"] == 1
     assert skill["test"]["persistence"]["skill_vs_persistence"] == 0.0
     assert set(skill["target_box"]["test"]) == PREDICTORS
+    score = json.loads((path / "metrics/score.json").read_text())
+    assert METHODS <= set(score) and set(score["truth"]) == {"target_box", "open_ocean"}
+    assert score["deeplift"]["all"]["pearson_support_median"] <= 1 and score["n_samples"] == 2
+    sanity = json.loads((path / "metrics/sanity.json").read_text())
+    assert sanity["cell"] == "open_ocean" and sanity["steps"][0] == "last" and sanity["steps"][-1] == "stem"
+    assert set(sanity["deeplift"]["spearman"]) == set(sanity["steps"])
+    findings = (path / "reports/findings.md").read_text()
+    assert "## Finding 4" in findings and "## Sanity checks" in findings
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
 
 
