@@ -102,5 +102,5 @@ def test_render_holds_every_section():
                     "Sanity checks", "The ceiling"):
         assert f"## {heading}" in text
     assert "**approximate**" in text
-    assert "Highest median Pearson on the truth's support: **deeplift** (0.87)" in text
+    assert "Highest median Pearson on the truth's support: **deeplift** (0.87); lowest: saliency (0.30)" in text
     assert "| saliency | 0.99 | 0.90 |" in text and "Failing: saliency." in text

@@ -56,7 +56,7 @@ def fig_sanity(ds: xr.Dataset, path: str | Path) -> None:
         for m in ds["method"].values:
             ax.plot(steps, med.sel({"method": m}).values, marker="o", label=str(m))
         ax.axhline(0, color="k", lw=0.5)
-        ax.set(ylim=(-0.2, 1.05), xlabel="re-initialised from the output down to",
+        ax.set(ylim=(min(-0.25, float(med.min()) - 0.05), 1.05), xlabel="re-initialised from the output down to",
                ylabel="Spearman r, trained vs randomised", title=f"cascading randomisation: {title}")
         ax.tick_params(axis="x", rotation=30)
     axes[0].legend(fontsize=7)

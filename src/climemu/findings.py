@@ -212,17 +212,18 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
                     f"| {a['spearman_support_median']:.2f} | {_km(a['radius50_abs_error_km'])} "
                     f"| {_km(a['radius90_abs_error_km'])} | {a['curve_error']:.2f} "
                     f"| {_pct(c.get('source_box_share', float('nan')))} |")
-    best = max(methods, key=lambda m: score[m]["all"]["pearson_support_median"])
-    worst = min(methods, key=lambda m: score[m]["all"]["pearson_support_median"])
+    support = {m: score[m]["all"]["pearson_support_median"] for m in methods}
+    best, worst = max(support, key=support.get), min(support, key=support.get)
+    close = [m for m in methods if m != best and support[best] - support[m] < 0.01]
     return "\n".join([
         f"Every method of `explain.methods` on the first {score['n_samples']} training samples at each group "
         f"cell, lead {score['lead']}. Correlations are per sample; \"support\" scores only the inputs with a "
         "non-zero true coefficient (over all ocean inputs the truth is mostly exact zeros, so Spearman ranks "
         "ties). Radius errors are |method - truth| of the mean |map|, averaged over cells; the curve error is "
         "the sum over months of |share - true share| (0 to 2).", "", *rows, "",
-        f"Highest median Pearson on the truth's support: **{best}** "
-        f"({score[best]['all']['pearson_support_median']:.2f}); lowest: {worst} "
-        f"({score[worst]['all']['pearson_support_median']:.2f}).",
+        f"Highest median Pearson on the truth's support: **{best}** ({support[best]:.2f})"
+        + (f", within 0.01 of it: {', '.join(close)}" if close else "")
+        + f"; lowest: {worst} ({support[worst]:.2f}).",
         "", "![methods against truth](../plots/figures/score_methods.png)", ""])
 
 
@@ -271,7 +272,9 @@ def ceiling(skill: dict, exact: bool) -> str:
     else:
         verdict = f"{', '.join(beaten)} match(es) or beat(s) the true predictor's RMSE"
         verdict += (": in the exact setting this should not happen, check the truth." if exact else
-                    ": possible here, since with smoothing or a seasonal cycle the truth is only approximate.")
+                    ": possible here, since with smoothing or a seasonal cycle the truth is only approximate. "
+                    "The scores above then measure agreement with an approximation that these predictors "
+                    "beat; the exact setting scores the methods against the real optimum.")
     return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
 
 
