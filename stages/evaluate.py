@@ -6,9 +6,10 @@ import time
 import xarray as xr
 
 from climemu import figures, paths
+from climemu.baselines import TruthPredictor
 from climemu.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import generator_config
+from climemu.data.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
 from climemu.evaluate import evaluate
 from climemu.grid import box_mask
@@ -23,9 +24,13 @@ def main() -> None:
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS, allow_test=True)   # the only reader
     with xr.open_dataset(paths.RAW) as raw:   # synthetic: also score the planted link's target box
         generator = generator_config(raw)
+        linear = LinearModel.from_dataset(raw) if generator else None
     regions = ({"target_box": box_mask(data.lat, data.lon, generator.target_box).values}
                if generator else None)
-    metrics, table, maps = evaluate(model, data, params.evaluate, params.seed, regions)
+    # Synthetic: the best linear predictor of the known model, the ceiling (exact without
+    # smoothing and seasonal cycle; see README, "The exact setting").
+    extra = {"truth": TruthPredictor(linear, data.lead)} if generator else None
+    metrics, table, maps = evaluate(model, data, params.evaluate, params.seed, regions, extra)
     metrics["lead"] = params.lead
     write_json(metrics, paths.SKILL_METRICS)
     write_csv(table, paths.SKILL)

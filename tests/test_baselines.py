@@ -64,3 +64,55 @@ def test_fit_baselines_names():
     b = fit_baselines(train, lead=1, ocean=ocean, lim=LinearInverseModel(1, 3, ocean).fit(train))
     assert set(b) == {"climatology", "persistence", "damped_persistence", "lim"}
     assert b["lim"].predict(train[None, -36:])[0, 0, 0] == 0     # land stays zero
+
+
+def test_truth_predictor_applies_the_exact_coefficients():
+    # The forward iteration from the last K months equals sum(coefficients * inputs) (truth.py).
+    import scipy.sparse as sp
+
+    from climemu.baselines import TruthPredictor
+    from climemu.data.synthetic import LinearModel
+    from climemu.truth import coefficients
+
+    ocean = np.array([[True, True, False, True]])
+    kernel = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.5, 0.25, 0.25], [0.0, 0.5, 0.5]]))
+    m = LinearModel(ocean=ocean, phi=np.array([0.5, 0.2, 0.1]), kernel=kernel,
+                    source=np.array([True, False, False]), target=np.array([False, False, True]),
+                    gain=0.3, lag=2)
+    x = np.random.default_rng(0).normal(size=(5, 6, 1, 4))
+    x[:, :, ~ocean] = 0.0
+    for lead in (1, 3):
+        forecast = TruthPredictor(m, lead).predict(x)
+        for j in np.flatnonzero(ocean[0]):
+            expect = (coefficients(m, (0, j), lead, input_months=6)[None] * x).sum((1, 2, 3))
+            np.testing.assert_allclose(forecast[:, 0, j], expect, atol=1e-12)
+        assert not forecast[:, 0, 2].any()                              # land stays zero
+
+
+def test_truth_predictor_is_the_ceiling():
+    # Simulated with the known model (no smoothing, no seasonal cycle): the truth beats every
+    # baseline fitted on the same training data, as the best linear predictor must.
+    import scipy.sparse as sp
+
+    from climemu.baselines import TruthPredictor
+    from climemu.data.synthetic import LinearModel
+
+    ocean = np.ones((1, 3), bool)
+    kernel = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.25, 0.5, 0.25], [0.0, 0.5, 0.5]]))
+    m = LinearModel(ocean=ocean, phi=np.array([0.5, 0.3]), kernel=kernel,
+                    source=np.array([True, False, False]), target=np.array([False, False, True]),
+                    gain=0.15, lag=2)
+    rng = np.random.default_rng(1)
+    a = np.zeros((12_000, 3))
+    for t in range(2, len(a)):
+        a[t] = m.step(a[t - 2:t]) + rng.normal(size=3)
+    series = a.reshape(-1, 1, 3)
+    lead, months = 2, 4
+    train, test = series[:8000], series[8000:]
+    targets = np.arange(months + lead - 1, len(test))
+    x = np.stack([test[t - lead - months + 1:t - lead + 1] for t in targets])   # (B, 4, 1, 3)
+    y = test[targets]
+    lim = LinearInverseModel(lead, 3, ocean).fit(train)
+    predictors = {**fit_baselines(train, lead, ocean, lim), "truth": TruthPredictor(m, lead)}
+    mse = {name: float(((p.predict(x) - y) ** 2).mean()) for name, p in predictors.items()}
+    assert mse["truth"] < min(v for k, v in mse.items() if k != "truth"), mse

@@ -47,6 +47,9 @@ def test_defaults_mirror_the_paper_grid():
     ({"data": {"esgf": {"index_nodes": ["ftp://x"]}}}, "data.esgf", "must be http(s) URLs"),
     ({"data": {"esgf": {"timeout_s": 0}}}, "data.esgf.timeout_s", "greater than 0"),
     ({"data": {"pangeo": {"url": "x"}}}, "data.pangeo.url", "unknown key"),
+    ({"sanity": {"cell": "nowhere"}}, "(top level)", "sanity.cell 'nowhere' is not among explain.group_cells"),
+    ({"score": {"n_steps": 1}}, "score.n_steps", "greater than or equal to 2"),
+    ({"report": {"sanity_rank_max": 1.5}}, "report.sanity_rank_max", "less than or equal to 1"),
 ])
 def test_bad_params_name_the_key(raw, key, words):
     with pytest.raises(ConfigError) as err:

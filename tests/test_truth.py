@@ -66,3 +66,46 @@ def test_matches_least_squares_on_simulated_series():
     fit, *_ = np.linalg.lstsq(X, a[rows + lead, 1], rcond=None)
     c = coefficients(m, (0, 1), lead, input_months=months)
     np.testing.assert_allclose(fit, np.concatenate([c[1, 0], c[0, 0]]), atol=0.01)
+
+
+def _dense_companion(m) -> np.ndarray:
+    """The companion matrix C (K n x K n) written out: block row 0 is [A_1 .. A_K], then shifts."""
+    ops = [op.toarray() for op in m.lag_operators()]
+    n, k = ops[0].shape[0], len(ops)
+    c = np.zeros((k * n, k * n))
+    c[:n] = np.hstack(ops)
+    c[n:, :-n] = np.eye((k - 1) * n)
+    return c
+
+
+def test_matches_the_dense_companion_power():
+    # Three cells in a row, a local kernel, a teleconnection at lag 2 and memory 3: the first
+    # block row of C**L (numpy's matrix_power) is the coefficient of a[t-k] in a[t+L].
+    ocean = np.ones((1, 3), bool)
+    kernel = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.25, 0.5, 0.25], [0.0, 0.5, 0.5]]))
+    m = _model([0.5, 0.2, 0.1], gain=0.3, lag=2, ocean=ocean, kernel=kernel,
+               source=np.array([True, False, False]), target=np.array([False, False, True]))
+    n = 3
+    for lead in (1, 4, 9):
+        row = np.linalg.matrix_power(_dense_companion(m), lead)[2]     # output cell 2
+        c = coefficients(m, (0, 2), lead, input_months=5)
+        for k in range(3):                                              # block k is month -(k + 1)
+            np.testing.assert_allclose(c[4 - k, 0], row[k * n:(k + 1) * n], atol=1e-12)
+        assert not c[:2].any()                                          # months -5, -4: beyond memory
+
+
+def test_lead_9_on_the_full_grid_within_a_second():
+    # The issue's budget: one output cell at lead 9, sparse operators only (CPU time, so other
+    # processes on the machine do not count).
+    import time
+
+    from climemu.config import DataConfig
+    from climemu.grid import cell_centres, ocean_mask
+
+    cfg = DataConfig()
+    lat, lon = cell_centres(cfg.box, cfg.resolution)
+    m = LinearModel.build(cfg.synthetic, lat, lon, ocean_mask(lat, lon).values)
+    start = time.process_time()
+    c = coefficients(m, (45, 72), lead=9)
+    assert time.process_time() - start < 1.0
+    assert c.shape == (36, 70, 125) and c[-1, 45, 72] > 0

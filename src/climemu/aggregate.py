@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from climemu.attribution.agreement import box_share as _box_share
+from climemu.attribution.agreement import quartiles
 from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
                                           locality_radius, normalised_curve, share_of_last_month)
 from climemu.config import Box
-from climemu.grid import box_mask
 
 
 def _means(group: xr.Dataset, prefix: str = "") -> xr.Dataset:
@@ -42,13 +43,6 @@ def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
                     "month": c["month"].values, "contribution": c[sign].sel(cell=cell).values,
                     "normalised": norm.sel(cell=cell).values}))
     return pd.concat(frames, ignore_index=True)
-
-
-def _box_share(absolute: xr.DataArray, box: Box) -> float:
-    """Share of |attribution| mass (all months) inside a box given in degrees."""
-    inside = box_mask(absolute["lat"].values, absolute["lon"].values, box)
-    total = float(absolute.sum())
-    return float(absolute.where(inside, 0.0).sum()) / total if total > 0 else float("nan")
 
 
 def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
@@ -83,10 +77,7 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
         for name in group["cell"].values:
             p = group["truth_pearson"].sel(cell=name).values
             s = group["truth_spearman"].sel(cell=name).values
-            agreement[str(name)] = {
-                "pearson_median": float(np.median(p)), "pearson_q25": float(np.quantile(p, 0.25)),
-                "pearson_q75": float(np.quantile(p, 0.75)), "spearman_median": float(np.median(s)),
-                "spearman_q25": float(np.quantile(s, 0.25)), "spearman_q75": float(np.quantile(s, 0.75))}
+            agreement[str(name)] = {**quartiles(p, "pearson"), **quartiles(s, "spearman")}
             norm_a = normalised_curve(curves(group)["all"].sel(cell=name))
             norm_t = normalised_curve(curves(group, True)["all"].sel(cell=name))
             agreement[str(name)]["curve_abs_error"] = float(np.abs(norm_a - norm_t).sum())

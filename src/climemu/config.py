@@ -278,6 +278,41 @@ class AblateConfig(Strict):
     batch_size: int = Field(16, ge=1)
 
 
+class ScoreConfig(Strict):
+    """The score stage: every method of ``explain.methods`` against the exact contributions.
+
+    Sized for a 2-core CPU (shared/design/attribution.md; README, "Speed"): Integrated Gradients
+    costs ``n_steps`` forward-backward passes per sample, so it gets its own, smaller step count.
+    """
+
+    max_samples: int = Field(8, ge=1)       # training samples per group cell, the first ones
+    batch_size: int = Field(4, ge=1)
+    n_steps: int = Field(16, ge=2)          # Integrated Gradients
+
+
+class SanityConfig(Strict):
+    """The sanity stage: cascading re-initialisation of the trained network (Adebayo et al. 2018)."""
+
+    seed: int = 0                           # the re-initialisation draws
+    cell: str | None = None                 # a name among explain.group_cells; None: the first
+    max_samples: int = Field(4, ge=1)
+    batch_size: int = Field(4, ge=1)
+    n_steps: int = Field(16, ge=2)          # Integrated Gradients
+
+
+class ReportConfig(Strict):
+    """The report stage: the paper's findings as claims, with the rules that decide them.
+
+    Each rule is a number a reader can change and see the verdict follow (reports/findings.md
+    states every rule beside its numbers).
+    """
+
+    local_km: float = Field(1500.0, gt=0)        # finding 1: 90% of |attribution| within this radius
+    spread_max: float = Field(0.02, gt=0)        # finding 3: largest std across cells of a month's share
+    response_ratio_max: float = Field(0.1, gt=0)  # finding 4: network / true ablation response
+    sanity_rank_max: float = Field(0.5, gt=0, le=1)   # a method "fails" above this rank correlation
+
+
 class EvaluateConfig(Strict):
     """The evaluate stage: skill on validation and test beside honest baselines."""
 
@@ -308,6 +343,9 @@ class Params(Strict):
     basin: BasinConfig = BasinConfig()
     ablate: AblateConfig = AblateConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    score: ScoreConfig = ScoreConfig()
+    sanity: SanityConfig = SanityConfig()
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _inside_box(self) -> "Params":
@@ -327,6 +365,9 @@ class Params(Strict):
         if self.evaluate.figure_sample >= self.window.n_test:
             raise ValueError(f"evaluate.figure_sample ({self.evaluate.figure_sample}) must be below "
                              f"window.n_test ({self.window.n_test})")
+        names = [c.name for c in self.explain.group_cells]
+        if self.sanity.cell is not None and self.sanity.cell not in names:
+            raise ValueError(f"sanity.cell {self.sanity.cell!r} is not among explain.group_cells {names}")
         if self.explain.instance_sample >= self.window.n_train:
             raise ValueError(f"explain.instance_sample ({self.explain.instance_sample}) must be below "
                              f"window.n_train ({self.window.n_train})")

@@ -41,17 +41,20 @@ def _as_maps(values: np.ndarray, data: WindowedData) -> xr.DataArray:
 
 
 def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: int,
-             regions: dict[str, np.ndarray] | None = None) -> tuple[dict, pd.DataFrame, dict]:
+             regions: dict[str, np.ndarray] | None = None,
+             extra: dict | None = None) -> tuple[dict, pd.DataFrame, dict]:
     """Scores per split and predictor, the long table for ``dvc plots``, and maps for figures.
 
     ``regions``: optional (lat, lon) bool masks (e.g. the planted teleconnection's target box);
     each gets the same scores over its ocean cells under ``metrics[region][split][predictor]``.
+    ``extra``: further predictors by name that need no fitting (e.g. the synthetic source's
+    best linear predictor, :class:`~climemu.baselines.TruthPredictor`).
     """
     inputs = {s: _inputs(data, s) for s in SPLITS}                            # (B, 36, H, W)
     targets = {s: data.targets_of(s, np.arange(data.n_samples(s)))[:, 0].numpy() for s in SPLITS}
     train = data.period("train")
     lim = select_lim(train, data.lead, data.ocean, cfg.lim_modes, inputs["val"], targets["val"], seed)
-    baselines = fit_baselines(train, data.lead, data.ocean, lim)
+    baselines = {**fit_baselines(train, data.lead, data.ocean, lim), **(extra or {})}
     ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
     metrics, rows, maps = {"lim_modes": lim.modes}, [], {}
     for split in SPLITS:

@@ -35,9 +35,14 @@ TINY = {
                "max_samples": 6},
     "basin": {"n_cells": 3, "max_samples": 4, "batch_size": 2, "cells_per_pass": 2},
     "evaluate": {"lim_modes": [2, 5]},
+    "score": {"max_samples": 2, "batch_size": 2, "n_steps": 4},
+    "sanity": {"max_samples": 2, "batch_size": 2, "n_steps": 4, "cell": "open_ocean"},
 }
-STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "smooth", "train", "window"]
-PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim"}
+STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "report", "sanity", "score",
+          "smooth", "train", "window"]
+PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
+METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
+           "input_x_gradient"}
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -100,7 +105,8 @@ def test_repro_writes_outputs_and_metrics(repo):
     for out in ("data/raw.nc", "data/smoothed.nc", "data/windows.nc", "models/model.pt",
                 "explain/instance.nc", "explain/group.nc", "plots/train_curve.csv",
                 "plots/contribution.csv", "plots/figures/fig4_group.png",
-                "plots/figures/fig5_ablation.png", "explain/basin.nc",
+                "plots/figures/fig5_ablation.png", "plots/figures/score_methods.png",
+                "plots/figures/sanity.png", "reports/findings.md", "explain/basin.nc",
                 "plots/figures/basin_maps.png", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
@@ -120,6 +126,14 @@ def test_repro_writes_outputs_and_metrics(repo):
     assert set(skill["target_box"]["test"]) == PREDICTORS
     basin = json.loads((path / "metrics/basin.json").read_text())
     assert basin["n_cells"] == 3 and basin["attributions"] == 12
+    score = json.loads((path / "metrics/score.json").read_text())
+    assert METHODS <= set(score) and set(score["truth"]) == {"target_box", "open_ocean"}
+    assert score["deeplift"]["all"]["pearson_support_median"] <= 1 and score["n_samples"] == 2
+    sanity = json.loads((path / "metrics/sanity.json").read_text())
+    assert sanity["cell"] == "open_ocean" and sanity["steps"][0] == "last" and sanity["steps"][-1] == "stem"
+    assert set(sanity["deeplift"]["spearman"]) == set(sanity["steps"])
+    findings = (path / "reports/findings.md").read_text()
+    assert "## Finding 4" in findings and "## Sanity checks" in findings
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
 
 

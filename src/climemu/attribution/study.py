@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import xarray as xr
-from scipy.stats import rankdata
 from torch import nn
 
 from climemu.attribution.fast import DeepLiftCells
+from climemu.attribution.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import month_labels
@@ -117,18 +117,6 @@ def _zero_output(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """f(0): the zero baseline's output map (the same for every sample)."""
     with frozen_eval(model), torch.no_grad():
         return model(torch.zeros_like(x[:1]))[0, 0].cpu().numpy()
-
-
-def _correlations(attr: np.ndarray, true: np.ndarray, ocean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample Pearson and Spearman correlation over ocean inputs. attr, true (B, 36, H, W)."""
-    a = attr[:, :, ocean].reshape(len(attr), -1)                       # (B, 36 * n_ocean)
-    t = true[:, :, ocean].reshape(len(true), -1)
-
-    def pearson(u, v):
-        u, v = u - u.mean(1, keepdims=True), v - v.mean(1, keepdims=True)
-        return (u * v).sum(1) / np.maximum(np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1), 1e-30)
-
-    return pearson(a, t), pearson(rankdata(a, axis=1), rankdata(t, axis=1))
 
 
 def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],

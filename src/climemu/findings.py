@@ -1,0 +1,304 @@
+"""The paper's findings as claims, decided by the current run's numbers (the report stage).
+
+The paper (Sec. 4) states its findings from heatmaps: (1) importance is local around the
+target cell; (2) with a longer lead, importance reaches further back in time; (3) the temporal
+decay does not depend on location; (4, Sec. 4.3) the ablation shows no teleconnection. Each is
+turned into a :class:`Claim`: the numbers for it and against it, beside the truth where the
+synthetic source gives one, and a verdict that follows from stated rules (``report`` params),
+never from the paper's wording. Every sentence here is built from the metrics it is given.
+
+Inputs are the stages' metrics as loaded from JSON: ``aggregate`` (group method's measures and
+the truth's), ``ablate``, ``score``, ``sanity``, ``skill`` (evaluate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from climemu.config import Params
+
+
+@dataclass
+class Claim:
+    title: str
+    paper: str                     # the paper's statement, quoted
+    verdict: str
+    evidence_for: list[str] = field(default_factory=list)
+    evidence_against: list[str] = field(default_factory=list)
+    short: str = ""                # one cell of the summary table
+
+    def markdown(self) -> str:
+        lines = [f"## {self.title}", "", f"Paper: {self.paper}", "", f"**Verdict:** {self.verdict}", ""]
+        for label, items in (("For", self.evidence_for), ("Against", self.evidence_against)):
+            lines.append(f"{label}:")
+            lines += [f"- {item}" for item in items] or ["- nothing in this run"]
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _km(v: float) -> str:
+    return f"{v:.0f} km"
+
+
+def _range(values, fmt) -> str:
+    lo, hi = min(values), max(values)
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%" if abs(v) >= 1e-3 else f"{100 * v:.1e}%"
+
+
+def exact_setting(params: Params) -> bool:
+    """Whether the truth is exact here: no smoothing and no seasonal cycle (shared/design/data.md)."""
+    return params.smooth.months == 1 and not params.data.synthetic.seasonal_cycle
+
+
+def claim_locality(aggregate: dict, sanity: dict | None, local_km: float) -> Claim:
+    """Finding 1: importance is local around the target cell (Secs. 4.1-4.2)."""
+    net = aggregate["attribution"]["cells"]
+    r50 = [c["radius50_km"] for c in net.values()]
+    r90 = [c["radius90_km"] for c in net.values()]
+    method = aggregate["method"]
+    claim = Claim("Finding 1: importance is local", '"our network only focuses on a neighborhood of the '
+                  'target pixel" (Secs. 4.1, 4.2).', verdict="")
+    local = max(r90) <= local_km
+    (claim.evidence_for if local else claim.evidence_against).append(
+        f"90% of the mean |{method}| lies within {_range(r90, _km)} of the explained cell "
+        f"(50% within {_range(r50, _km)}); rule: local if r90 <= {_km(local_km)} at every cell.")
+    truth = aggregate.get("truth", {}).get("cells")
+    parts = []
+    if truth:
+        t90 = [c["radius90_km"] for c in truth.values()]
+        t50 = [c["radius50_km"] for c in truth.values()]
+        wider = min(r90) > max(t90)
+        (claim.evidence_for if max(t90) <= local_km else claim.evidence_against).append(
+            f"The exact contributions are local too: r50 {_range(t50, _km)}, r90 {_range(t90, _km)}.")
+        if wider:
+            claim.evidence_against.append(
+                f"The network's attribution is wider than the truth's: r90 {_range(r90, _km)} against "
+                f"{_range(t90, _km)}, i.e. it spreads importance over cells the best predictor does not use.")
+        parts.append("the truth is " + ("local as well" if max(t90) <= local_km else "not local"))
+    null = sanity.get(method) if sanity else None
+    if null:
+        tr, rnd = null["trained"], null["randomised"]
+        ratio = rnd["radius90_km"] / tr["radius90_km"] if tr["radius90_km"] > 0 else float("nan")
+        text = (f"A network with random weights (every block re-initialised) gives r50 {_km(rnd['radius50_km'])}, "
+                f"r90 {_km(rnd['radius90_km'])} at cell {sanity['cell']} (trained, same samples: "
+                f"r50 {_km(tr['radius50_km'])}, r90 {_km(tr['radius90_km'])}; ratio of r90 {ratio:.2f}).")
+        if rnd["radius90_km"] <= local_km:
+            claim.evidence_against.append(text + " Locality of this size comes with the architecture, "
+                                                  "whatever the weights learnt.")
+            parts.append(f"but a random-weight network is about as local (r90 ratio {ratio:.2f}), so the "
+                         "spatial locality is mostly the architecture's")
+        else:
+            claim.evidence_for.append(text + " The random-weight network is not local by the same rule: "
+                                             "the trained locality is learnt.")
+            parts.append("and it is learnt (random weights are not local)")
+    claim.verdict = ("Holds for the network" if local else "Does not hold for the network") + (
+        f" (r90 {'<=' if local else '>'} {_km(local_km)})") + ("; " + "; ".join(parts) if parts else "") + "."
+    claim.short = ("holds" if local else "does not hold") + (
+        "; mostly architectural" if null and null["randomised"]["radius90_km"] <= local_km else "")
+    return claim
+
+
+def claim_reach(aggregate: dict, sanity: dict | None, lead: int) -> Claim:
+    """Finding 2: with a longer lead, importance reaches further back (Sec. 4.2)."""
+    net = aggregate["attribution"]["cells"]
+    method = aggregate["method"]
+    share = [c["share_month_minus1"] for c in net.values()]
+    efold = [c["efolding_month"] for c in net.values()]
+    claim = Claim("Finding 2: longer lead, importance reaches further back",
+                  '"when lead time is longer more preceding months are leveraged" (Sec. 4.2).', verdict="")
+    fmt2 = lambda v: f"{v:.2f}"   # noqa: E731
+    claim.evidence_for.append(f"At lead {lead}, month -1 holds {_range(share, fmt2)} of the network's "
+                              f"|{method}| and the curve falls to 1/e by month {_range(efold, lambda v: f'{v:.1f}')}.")
+    truth = aggregate.get("truth", {}).get("cells")
+    if truth:
+        t_share = [c["share_month_minus1"] for c in truth.values()]
+        text = f"The truth puts {_range(t_share, fmt2)} on month -1 at this lead"
+        if max(share) < min(t_share):
+            claim.evidence_against.append(text + ": the network already reaches further back than the best "
+                                                 "predictor, so a longer reach says little about the data.")
+        else:
+            claim.evidence_for.append(text + ".")
+    null = sanity.get(method) if sanity else None
+    if null:
+        flat = 1.0 / 36
+        claim.evidence_for.append(
+            f"Random weights give month -1 a share of {null['randomised']['share_month_minus1']:.3f} "
+            f"(a flat curve gives {flat:.3f}; trained, same samples: {null['trained']['share_month_minus1']:.3f}): "
+            "the temporal profile is learnt, not the architecture's.")
+    claim.verdict = (f"Not decidable from one run: this run has one lead ({lead}). Compare the share of month -1 "
+                     "across `dvc exp run --queue -S lead=1,6,9` (README, \"Three leads\").")
+    claim.short = "needs several leads"
+    return claim
+
+
+def claim_location(aggregate: dict, spread_max: float) -> Claim:
+    """Finding 3: the monthly curve does not depend on location (Sec. 4.2)."""
+    spread = aggregate["attribution"]["curve_spread"]
+    n = len(aggregate["attribution"]["cells"])
+    claim = Claim("Finding 3: the temporal decay does not depend on location",
+                  '"the monthly contribution plot is independent of the location" (Sec. 4.2).', verdict="")
+    holds = spread <= spread_max
+    (claim.evidence_for if holds else claim.evidence_against).append(
+        f"Across {n} cells the normalised monthly curves differ by at most {spread:.3f} (largest std of a "
+        f"month's share); rule: independent if <= {spread_max:g}.")
+    truth = aggregate.get("truth")
+    if truth:
+        t = truth["curve_spread"]
+        (claim.evidence_for if t <= spread_max else claim.evidence_against).append(
+            f"The truth's curves differ by {t:.3f}" + (": the data's decay is location-independent too."
+                                                        if t <= spread_max else
+                                                        ": the data's decay does depend on location, "
+                                                        "and the network does not follow it."))
+    claim.verdict = ("Holds" if holds else "Does not hold") + f" for the network (spread {spread:.3f})."
+    claim.short = "holds" if holds else "does not hold"
+    return claim
+
+
+def claim_teleconnection(aggregate: dict, ablate: dict, ratio_max: float) -> Claim:
+    """Finding 4: no teleconnection: ablating a region changes only its surroundings (Sec. 4.3)."""
+    claim = Claim("Finding 4: no teleconnection in the ablation",
+                  '"except a small surrounding area along the boundary of the ablated region the rest image '
+                  'has literally zero influence ... this baseline model neglects teleconnections" (Sec. 4.3).',
+                  verdict="")
+    far = ablate["far_field_influence"]
+    claim.evidence_for.append(f"Ablating the default box: the mean |change| beyond a {ablate['halo_cells']}-cell "
+                              f"halo is {far:.3f} of that inside the box.")
+    tele = ablate.get("teleconnection")
+    if not tele:
+        claim.verdict = f"Holds for the network in the default ablation (far-field influence {far:.3f})."
+        claim.short = "holds"
+        return claim
+    ratio = tele["response_ratio"]
+    misses = ratio <= ratio_max
+    (claim.evidence_for if misses else claim.evidence_against).append(
+        f"Ablating the planted link's source box moves the network's target-box prediction by "
+        f"{tele['model_target_response_mean_abs']:.2g} (mean |change|, normalised units) against "
+        f"{tele['true_target_response_mean_abs']:.2g} for the true predictor: ratio {ratio:.2g} "
+        f"(rule: no teleconnection if <= {ratio_max:g}); correlation across samples "
+        f"{tele['response_correlation']:.2f}.")
+    cells = aggregate["attribution"]["cells"]
+    truth = aggregate.get("truth", {}).get("cells", {})
+    linked = max(truth, key=lambda c: truth[c].get("source_box_share", 0.0)) if truth else None
+    if linked and "source_box_share" in cells[linked]:
+        t_share, n_share = truth[linked]["source_box_share"], cells[linked]["source_box_share"]
+        claim.evidence_against.append(
+            f"The data has the link: the exact contributions to cell {linked} put {_pct(t_share)} of their "
+            f"|mass| in the source box; the network's {aggregate['method']} puts {_pct(n_share)} there.")
+    claim.verdict = ((f"Holds for the network (response ratio {ratio:.2g})" if misses else
+                      f"Does not hold: the network responds to the planted link (ratio {ratio:.2g})")
+                     + "; the planted teleconnection is in the data, so \"no teleconnection\" describes the "
+                     "network, not the climate it emulates.")
+    claim.short = "holds for the network, not for the data" if misses else "does not hold"
+    return claim
+
+
+def methods_table(score: dict, aggregate: dict | None = None) -> str:
+    """Every method against the truth (score.json, all cells pooled)."""
+    methods = [k for k, v in score.items() if isinstance(v, dict) and "all" in v]
+    truth = score["truth"]
+    linked = max(truth, key=lambda c: truth[c].get("source_box_share", 0.0))
+    rows = ["| method | Pearson median [q25, q75] | Spearman | Pearson, support | Spearman, support "
+            "| mean abs. r50 error | mean abs. r90 error | curve error | source-box share "
+            f"({linked}; truth {_pct(truth[linked].get('source_box_share', float('nan')))}) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for m in methods:
+        a, c = score[m]["all"], score[m][linked]
+        rows.append(f"| {m} | {a['pearson_median']:.2f} [{a['pearson_q25']:.2f}, {a['pearson_q75']:.2f}] "
+                    f"| {a['spearman_median']:.2f} | {a['pearson_support_median']:.2f} "
+                    f"| {a['spearman_support_median']:.2f} | {_km(a['radius50_abs_error_km'])} "
+                    f"| {_km(a['radius90_abs_error_km'])} | {a['curve_error']:.2f} "
+                    f"| {_pct(c.get('source_box_share', float('nan')))} |")
+    support = {m: score[m]["all"]["pearson_support_median"] for m in methods}
+    best, worst = max(support, key=support.get), min(support, key=support.get)
+    close = [m for m in methods if m != best and support[best] - support[m] < 0.01]
+    return "\n".join([
+        f"Every method of `explain.methods` on the first {score['n_samples']} training samples at each group "
+        f"cell, lead {score['lead']}. Correlations are per sample; \"support\" scores only the inputs with a "
+        "non-zero true coefficient (over all ocean inputs the truth is mostly exact zeros, so Spearman ranks "
+        "ties). Radius errors are |method - truth| of the mean |map|, averaged over cells; the curve error is "
+        "the sum over months of |share - true share| (0 to 2).", "", *rows, "",
+        f"Highest median Pearson on the truth's support: **{best}** ({support[best]:.2f})"
+        + (f", within 0.01 of it: {', '.join(close)}" if close else "")
+        + f"; lowest: {worst} ({support[worst]:.2f}).",
+        "", "![methods against truth](../plots/figures/score_methods.png)", ""])
+
+
+def sanity_table(sanity: dict, rank_max: float) -> str:
+    """Cascading randomisation per method (sanity.json)."""
+    steps = sanity["steps"]
+    methods = [k for k, v in sanity.items() if isinstance(v, dict) and "spearman" in v]
+    rows = [f"| method | signed: after `{steps[0]}` | signed: all blocks | abs.: after `{steps[0]}` "
+            "| abs.: all blocks | signed maps survive down to | verdict |", "|---|---|---|---|---|---|---|"]
+    failing = []
+    for m in methods:
+        s, a = sanity[m]["spearman"], sanity[m]["spearman_abs"]
+        survive = [st for st in steps if s[st] >= rank_max]
+        deepest = survive[-1] if survive else "none"
+        fails = s[steps[-1]] >= rank_max
+        if fails:
+            failing.append(m)
+        rows.append(f"| {m} | {s[steps[0]]:.2f} | {s[steps[-1]]:.2f} | {a[steps[0]]:.2f} | {a[steps[-1]]:.2f} "
+                    f"| `{deepest}` | {'fails: maps survive random weights' if fails else 'passes'} |")
+    abs_min = min(sanity[m]["spearman_abs"][steps[-1]] for m in methods)
+    return "\n".join([
+        f"Blocks re-initialised one by one from the output (`{steps[0]}`) to the input (`{steps[-1]}`); Spearman "
+        f"correlation between the trained network's heatmaps and each step's, median over "
+        f"{sanity['n_samples']} training samples at cell {sanity['cell']}, over ocean inputs where either map is "
+        f"non-zero. Rule: a method fails when its signed maps still correlate >= {rank_max:g} with those of the "
+        "fully randomised network. \"Survive down to\": the deepest step whose correlation is still above "
+        "the rule.", "", *rows, "",
+        (f"Failing: {', '.join(failing)}." if failing else "Every method's signed maps change with the weights.")
+        + f" The |maps| of every method keep a rank correlation of at least {abs_min:.2f} with random weights: "
+        "their spatial ordering (decay with distance from the cell) is set by the architecture.",
+        "", "![sanity checks](../plots/figures/sanity.png)", ""])
+
+
+def ceiling(skill: dict, exact: bool) -> str:
+    """The true predictor beside the network and every baseline on the test split (skill.json)."""
+    test = skill["test"]
+    if "truth" not in test:
+        return "No truth predictor in metrics/skill.json (not the synthetic source).\n"
+    rows = ["| predictor | RMSE (degC) | time ACC |", "|---|---|---|"]
+    rows += [f"| {name} | {v['rmse_degC']:.3f} | {v['acc_time']:.3f} |"
+             for name, v in sorted(test.items(), key=lambda kv: kv[1]["rmse_degC"])]
+    beaten = [n for n, v in test.items() if n != "truth" and v["rmse_degC"] <= test["truth"]["rmse_degC"]]
+    if not beaten:
+        verdict = "The true predictor has the lowest test RMSE of all predictors"
+        verdict += ", as it must in the exact setting." if exact else " (approximate setting: not guaranteed)."
+    else:
+        verdict = f"{', '.join(beaten)} match(es) or beat(s) the true predictor's RMSE"
+        verdict += (": in the exact setting this should not happen, check the truth." if exact else
+                    ": possible here, since with smoothing or a seasonal cycle the truth is only approximate. "
+                    "The scores above then measure agreement with an approximation that these predictors "
+                    "beat; the exact setting scores the methods against the real optimum.")
+    return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
+
+
+def render(params: Params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
+           skill: dict) -> str:
+    """reports/findings.md for the current run."""
+    cfg = params.report
+    exact = exact_setting(params)
+    setting = (f"smoothing {params.smooth.months} month(s), seasonal cycle "
+               f"{'on' if params.data.synthetic.seasonal_cycle else 'off'}: the truth is "
+               + ("**exact**" if exact else "**approximate** (exact only without smoothing and seasonal cycle; "
+                                             "README, \"The exact setting\")"))
+    claims = [claim_locality(aggregate, sanity, cfg.local_km), claim_reach(aggregate, sanity, params.lead),
+              claim_location(aggregate, cfg.spread_max), claim_teleconnection(aggregate, ablate, cfg.response_ratio_max)]
+    summary = ["| finding | this run |", "|---|---|"] + [f"| {c.title.split(': ', 1)[1]} | {c.short} |" for c in claims]
+    parts = [f"# The paper's findings, tested: lead {params.lead}, `{params.model.arch}`", "",
+             "Written by the `report` stage from `metrics/*.json` of this run; every number and verdict below "
+             "follows from those files and the rules in `params.yaml` (`report`). Do not edit by hand.", "",
+             f"Setting: {setting}. Group method: `{aggregate['method']}` over {aggregate['n_samples']} training "
+             "samples.", "", *summary, ""]
+    parts += [c.markdown() for c in claims]
+    if score:
+        parts += ["## Every method against the truth", "", methods_table(score, aggregate)]
+    if sanity:
+        parts += ["## Sanity checks (Adebayo et al. 2018)", "", sanity_table(sanity, cfg.sanity_rank_max)]
+    parts += ["## The ceiling: the best linear predictor", "", ceiling(skill, exact)]
+    return "\n".join(parts)

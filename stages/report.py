@@ -1,0 +1,33 @@
+"""report: the paper's findings as claims, decided by this run's metrics -> reports/findings.md.
+
+Reads only the small metrics files of aggregate, ablate, score, sanity and evaluate, so it
+reruns in a second whenever any of them changes.
+"""
+
+import json
+
+from climemu import paths
+from climemu.config import load_params
+from climemu.findings import render
+from climemu.io import atomic_path
+from climemu.tracking import log_stage
+
+
+def _load(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def main() -> None:
+    params = load_params()
+    text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
+                  _load(paths.SCORE_METRICS), _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS))
+    with atomic_path(paths.FINDINGS) as tmp:
+        tmp.write_text(text)
+    print(f"report: {paths.FINDINGS}")
+    log_stage("report", {"lead": params.lead, "report": params.report.model_dump()}, {},
+              artifacts=[paths.FINDINGS], tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()

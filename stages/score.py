@@ -1,0 +1,48 @@
+"""score: every method of explain.methods against the exact contributions of the synthetic
+source -> metrics/score.json, plots/figures/score_methods.png."""
+
+import xarray as xr
+
+from climemu import paths
+from climemu.attribution.score import score_measures, score_methods
+from climemu.attribution.study import resolve_cells, shap_baselines
+from climemu.checkpoint import load_checkpoint
+from climemu.config import ConfigError, load_params
+from climemu.data.synthetic import LinearModel, generator_config
+from climemu.data.window import WindowedData
+from climemu.figures_checks import fig_score
+from climemu.io import write_json
+from climemu.tracking import log_stage
+from climemu.truth import coefficients
+
+
+def main() -> None:
+    params = load_params()
+    cfg, explain = params.score, params.explain
+    with xr.open_dataset(paths.RAW) as raw:
+        generator = generator_config(raw)
+        if generator is None:
+            raise ConfigError(f"score needs the synthetic source's ground truth; {paths.RAW} has no "
+                              "generator_config (data.source must be 'synthetic')")
+        linear = LinearModel.from_dataset(raw)
+    model, _ = load_checkpoint(paths.MODEL)
+    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
+    coef = {c.name: coefficients(linear, (c.i, c.j), data.lead, data.input_months) for c in cells}
+    ds = score_methods(model, data, explain.methods, cells, coef, cfg.max_samples, cfg.batch_size,
+                       cfg.n_steps, shap_baselines(explain, data, params.seed), explain.channels_last)
+    metrics = score_measures(ds, generator.source_box)
+    write_json(metrics, paths.SCORE_METRICS)
+    fig_score(ds, paths.SCORE_FIGURE)
+    print(f"score: {ds.attrs['attributions']} attributions in {ds.attrs['seconds']:.1f} s "
+          f"({ds.attrs['attributions'] / ds.attrs['seconds']:.2f}/s); Pearson median (support): "
+          + ", ".join(f"{m} {metrics[m]['all']['pearson_median']:.2f} "
+                      f"({metrics[m]['all']['pearson_support_median']:.2f})" for m in explain.methods))
+    log_stage("score", {"lead": params.lead, "seed": params.seed, "score": cfg.model_dump(),
+                        "explain.methods": explain.methods}, metrics,
+              artifacts=[paths.SCORE_METRICS, paths.SCORE_FIGURE],
+              tags={"lead": params.lead, "arch": params.model.arch})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Scoring every method against the truth, on a linear network whose exact attribution is known."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from climemu.attribution.score import score_measures, score_methods
+from climemu.attribution.study import resolve_cells
+from climemu.config import Box, CellSpec, WindowConfig
+from climemu.data.window import WindowedData, build_windows
+from tests.conftest import make_sst
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(15, 1, size=(200, 8, 10)).astype(np.float32)
+    ds = make_sst(x)
+    ds.attrs["smoothing_months"] = 1
+    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=6, n_val=2, n_test=2), lead=1))
+
+
+@pytest.fixture(scope="module")
+def linear():
+    """A bias-free 3x3 convolution: output cell (i, j) = sum of the kernel times its neighbours."""
+    torch.manual_seed(0)
+    return nn.Conv2d(36, 1, 3, padding=1, bias=False).eval()
+
+
+def kernel_coefficients(conv, cell, shape):
+    """The exact coefficients of output cell (i, j): the conv kernel placed around it."""
+    w = conv.weight.detach().numpy()[0]                                   # (36, 3, 3)
+    coef = np.zeros((36,) + shape)
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            i, j = cell.i + di, cell.j + dj
+            if 0 <= i < shape[0] and 0 <= j < shape[1]:
+                coef[:, i, j] = w[:, di + 1, dj + 1]
+    return coef
+
+
+@pytest.fixture(scope="module")
+def scored(data, linear):
+    cells = resolve_cells([CellSpec(name="a", lat=13.5, lon=-46.5), CellSpec(name="b", lat=15.5, lon=-44.5)],
+                          data.lat, data.lon, data.ocean)
+    coef = {c.name: kernel_coefficients(linear, c, data.ocean.shape) for c in cells}
+    methods = ["deeplift", "integrated_gradients", "input_x_gradient", "saliency"]
+    ds = score_methods(linear, data, methods, cells, coef, n_samples=5, batch_size=2, n_steps=4,
+                       channels_last=False)
+    return ds, coef, cells
+
+
+def test_exact_methods_agree_perfectly_with_the_truth(scored):
+    # A linear network with a zero baseline: DeepLift, IG and input x gradient are the exact
+    # contributions, so every correlation is 1, on all inputs (matching zeros) and on the support.
+    ds, _, _ = scored
+    for m in ("deeplift", "integrated_gradients", "input_x_gradient"):
+        for key in ("pearson", "spearman", "pearson_support", "spearman_support"):
+            np.testing.assert_allclose(ds[key].sel({"method": m}).values, 1.0, atol=1e-5)
+
+
+def test_saliency_ignores_the_input_and_the_sign(scored, data):
+    # Saliency is |w| wherever the kernel reaches: its Pearson with w * x is below 1, and the
+    # correlation it gets is that of |w| with w * x, worked out here directly.
+    ds, coef, cells = scored
+    x = data.inputs("train", np.arange(5)).numpy()
+    sal = ds["pearson_support"].sel({"method": "saliency", "cell": "a"}).values
+    support = coef["a"] != 0
+    for k in range(5):
+        expect = np.corrcoef(np.abs(coef["a"][support]), (coef["a"] * x[k])[support])[0, 1]
+        assert sal[k] == pytest.approx(expect, abs=1e-5)
+    assert np.all(sal < 0.99)
+
+
+def test_mean_maps_and_measures(scored, data):
+    ds, coef, _ = scored
+    x = data.inputs("train", np.arange(5)).numpy()
+    np.testing.assert_allclose(ds["truth_absolute"].sel(cell="a").values,
+                               np.abs(coef["a"][None] * x).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(ds["example"].sel({"method": "deeplift", "cell": "a"}).values,
+                               (coef["a"] * x[0]).sum(0), atol=1e-5)
+    m = score_measures(ds, source_box=Box(lat_min=12, lat_max=14, lon_min=-48, lon_max=-46))
+    assert m["n_samples"] == 5 and set(m["truth"]) == {"a", "b"}
+    for cell in ("a", "b"):
+        exact = m["deeplift"][cell]
+        assert exact["radius50_error_km"] == pytest.approx(0, abs=1e-6)
+        assert exact["curve_error"] == pytest.approx(0, abs=1e-5)
+        assert exact["source_box_share"] == pytest.approx(m["truth"][cell]["source_box_share"], abs=1e-6)
+    # Cell b's stencil (rows 4-6, cols 5-7) misses the box (rows 2-3, cols 3-4): no share.
+    assert m["truth"]["b"]["source_box_share"] == 0.0 and m["truth"]["a"]["source_box_share"] > 0
+    assert m["deeplift"]["all"]["pearson_median"] == pytest.approx(1.0, abs=1e-5)
+    assert m["saliency"]["all"]["pearson_support_median"] < 0.99

@@ -1,0 +1,106 @@
+"""The report: claims phrased from the numbers it is given, never from the paper."""
+
+import copy
+
+import pytest
+
+from climemu.config import parse_params
+from climemu.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
+                              exact_setting, render)
+
+
+def _cells(r50, r90, share, source):
+    return {"x": {"radius50_km": r50, "radius90_km": r90, "share_month_minus1": share,
+                  "efolding_month": -2.0, "source_box_share": source},
+            "y": {"radius50_km": r50 + 10, "radius90_km": r90 + 10, "share_month_minus1": share,
+                  "efolding_month": -2.5, "source_box_share": 0.0}}
+
+
+AGGREGATE = {"method": "deeplift", "n_samples": 8,
+             "attribution": {"cells": _cells(300.0, 900.0, 0.18, 1e-10), "curve_spread": 0.006},
+             "truth": {"cells": _cells(120.0, 220.0, 0.57, 0.05), "curve_spread": 0.019}}
+ABLATE = {"far_field_influence": 0.008, "halo_cells": 3,
+          "teleconnection": {"model_target_response_mean_abs": 6e-9, "true_target_response_mean_abs": 0.027,
+                             "response_ratio": 2e-7, "response_correlation": 0.01}}
+STEPS = ["last", "middle", "first"]
+
+
+def _sanity(random_r90, signed_full=0.0):
+    entry = lambda signed: {  # noqa: E731
+        "spearman": dict(zip(STEPS, signed)), "spearman_abs": dict(zip(STEPS, [0.99, 0.98, 0.97])),
+        "trained": {"radius50_km": 300.0, "radius90_km": 900.0, "share_month_minus1": 0.15, "efolding_month": -2.0},
+        "randomised": {"radius50_km": 500.0, "radius90_km": random_r90, "share_month_minus1": 0.02,
+                       "efolding_month": float("nan")}}
+    return {"cell": "x", "n_samples": 4, "lead": 1, "steps": STEPS,
+            "deeplift": entry([0.1, 0.0, 0.0]), "saliency": entry([0.99, 0.99, signed_full or 0.98])}
+
+
+SCORE_ALL = {"pearson_median": 0.55, "pearson_q25": 0.5, "pearson_q75": 0.6, "spearman_median": 0.0,
+             "pearson_support_median": 0.87, "spearman_support_median": 0.5, "radius50_abs_error_km": 200.0,
+             "radius90_abs_error_km": 700.0, "curve_error": 1.36}
+SCORE = {"n_samples": 8, "lead": 1,
+         "truth": {"x": {"source_box_share": 0.05}, "y": {"source_box_share": 0.0}},
+         "deeplift": {"all": SCORE_ALL, "x": {"source_box_share": 1e-10}},
+         "saliency": {"all": {**SCORE_ALL, "pearson_support_median": 0.3}, "x": {"source_box_share": 0.01}}}
+SKILL = {"test": {"model": {"rmse_degC": 0.09, "acc_time": 0.98}, "persistence": {"rmse_degC": 0.05, "acc_time": 0.99},
+                  "truth": {"rmse_degC": 0.04, "acc_time": 0.995}}}
+
+
+def test_locality_follows_the_rule_and_the_null():
+    c = claim_locality(AGGREGATE, _sanity(random_r90=1000.0), local_km=1500.0)
+    assert c.verdict.startswith("Holds for the network") and "910 km" in c.evidence_for[0]
+    assert "architecture" in c.verdict and c.short == "holds; mostly architectural"
+    assert any("wider than the truth" in e for e in c.evidence_against)
+    strict = claim_locality(AGGREGATE, _sanity(random_r90=3000.0), local_km=500.0)
+    assert strict.verdict.startswith("Does not hold") and "910 km" in strict.evidence_against[0]
+    assert any("learnt" in e for e in strict.evidence_for)
+    assert claim_locality(AGGREGATE, None, 1500.0).short == "holds"
+
+
+def test_location_independence_and_the_truth():
+    assert claim_location(AGGREGATE, spread_max=0.02).short == "holds"
+    c = claim_location(AGGREGATE, spread_max=0.005)
+    assert c.short == "does not hold" and "0.006" in c.verdict
+    assert any("0.019" in e for e in c.evidence_against)
+
+
+def test_reach_needs_several_leads_and_reports_this_one():
+    c = claim_reach(AGGREGATE, _sanity(1000.0), lead=6)
+    assert "one lead (6)" in c.verdict
+    assert any("0.57" in e for e in c.evidence_against)          # the truth is more concentrated
+    assert any("0.020" in e for e in c.evidence_for)             # random weights: flat
+
+
+def test_teleconnection_verdict_flips_with_the_response():
+    c = claim_teleconnection(AGGREGATE, ABLATE, ratio_max=0.1)
+    assert c.short == "holds for the network, not for the data"
+    assert any("5.0%" in e for e in c.evidence_against)          # the truth's source-box share
+    responsive = copy.deepcopy(ABLATE)
+    responsive["teleconnection"]["response_ratio"] = 0.6
+    assert claim_teleconnection(AGGREGATE, responsive, 0.1).short == "does not hold"
+
+
+def test_ceiling_says_who_wins():
+    assert "lowest test RMSE" in ceiling(SKILL, exact=True)
+    worse = copy.deepcopy(SKILL)
+    worse["test"]["truth"]["rmse_degC"] = 0.06
+    assert "persistence match(es) or beat(s)" in ceiling(worse, exact=True)
+    assert "check the truth" in ceiling(worse, exact=True)
+    assert "only approximate" in ceiling(worse, exact=False)
+
+
+@pytest.mark.parametrize("smooth,seasonal,exact", [(1, False, True), (12, False, False), (1, True, False)])
+def test_exact_setting(smooth, seasonal, exact):
+    params = parse_params({"smooth": {"months": smooth}, "data": {"synthetic": {"seasonal_cycle": seasonal}}})
+    assert exact_setting(params) is exact
+
+
+def test_render_holds_every_section():
+    params = parse_params({})
+    text = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0, signed_full=0.9), SKILL)
+    for heading in ("Finding 1", "Finding 2", "Finding 3", "Finding 4", "Every method against the truth",
+                    "Sanity checks", "The ceiling"):
+        assert f"## {heading}" in text
+    assert "**approximate**" in text
+    assert "Highest median Pearson on the truth's support: **deeplift** (0.87); lowest: saliency (0.30)" in text
+    assert "| saliency | 0.99 | 0.90 |" in text and "Failing: saliency." in text
