@@ -1,8 +1,9 @@
 """Time and peak memory of the data stages (fetch, smooth, window) on 800 synthetic years.
 
-Each stage runs as its own process, exactly as ``dvc repro`` runs it, in a temporary folder
-holding this repository's ``params.yaml`` (optionally with other years); peak memory is the
-process's maximum resident set size reported by the kernel (``wait4``).
+Each stage runs as its own process, as ``dvc repro`` runs it, in a temporary folder holding this
+repository's ``params.yaml`` (optionally with other years); peak memory is the process's peak
+resident set size since its program started (Linux ``VmHWM``, read by the process itself when
+the stage returns; ``getrusage``'s ``ru_maxrss`` would keep the parent's size across fork + exec).
 """
 
 from __future__ import annotations
@@ -21,14 +22,26 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("fetch", "smooth", "window")
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+# Runs a stage script as __main__, then writes the process's VmHWM (KiB) to a file.
+_WRAPPER = """
+import runpy, sys
+stage, out = sys.argv[1], sys.argv[2]
+sys.argv = [stage]
+runpy.run_path(stage, run_name="__main__")
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+open(out, "w").write(hwm)
+"""
+
+
+def _timed(stage: Path, cwd: Path, env: dict) -> tuple[float, float]:
+    hwm = cwd / "vmhwm.txt"
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, str(stage), str(hwm)], cwd=cwd, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status):
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024                  # s, MiB (ru_maxrss is KiB on Linux)
+    if proc.returncode:
+        raise RuntimeError(f"{stage.name} failed:\n{proc.stderr[-2000:]}")
+    return seconds, int(hwm.read_text()) / 1024            # s, MiB
 
 
 def run(years: int | None = None) -> dict:
@@ -44,7 +57,7 @@ def run(years: int | None = None) -> dict:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
         out = {"years": n_years}
         for stage in STAGES:
-            seconds, mib = _timed([sys.executable, str(ROOT / "stages" / f"{stage}.py")], work, env)
+            seconds, mib = _timed(ROOT / "stages" / f"{stage}.py", work, env)
             out[stage] = {"seconds": seconds, "peak_rss_mib": mib}
         out["raw_mib"] = (work / "data" / "raw.nc").stat().st_size / 2**20
         shutil.rmtree(work / "data")

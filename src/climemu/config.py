@@ -234,8 +234,9 @@ class ExplainConfig(Strict):
         CellSpec(name="target_box", lat=55.5, lon=-27.5), CellSpec(name="mid_atlantic", lat=40.5, lon=-45.5),
         CellSpec(name="subtropics", lat=25.5, lon=-40.5)])
     max_samples: int = Field(128, ge=1)
-    # Measured by benchmarks/explain_batch.py on 2 CPU cores: DeepLift 11.5 attributions/s with
-    # channels_last and 4 samples per call, 8.2/s contiguous with 8, 3.7/s contiguous with 16.
+    # Group DeepLift runs every group cell from one forward pass (climemu.attribution.fast);
+    # benchmarks/attribution.py, 2 CPU cores: 4 samples x 3 cells per pass, channels_last,
+    # 32 ms per attribution, 3.4x plain Captum and 73% of the matmul-rate limit.
     batch_size: int = Field(4, ge=1)
     channels_last: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"
