@@ -1,6 +1,6 @@
 """report: the paper's findings as claims, decided by this run's metrics -> reports/findings.md.
 
-Reads only the small metrics files of aggregate, ablate, score, sanity and evaluate, so it
+Reads only the small metrics files of aggregate, ablate, score, sanity, evaluate and basin, so it
 reruns in a second whenever any of them changes.
 """
 
@@ -21,7 +21,8 @@ def _load(path: str) -> dict:
 def main() -> None:
     params = load_params()
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
-                  _load(paths.SCORE_METRICS), _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS))
+                  _load(paths.SCORE_METRICS), _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS),
+                  _load(paths.BASIN_METRICS))
     with atomic_path(paths.FINDINGS) as tmp:
         tmp.write_text(text)
     print(f"report: {paths.FINDINGS}")

@@ -262,7 +262,7 @@ class BasinConfig(Strict):
 
     n_cells: int = Field(24, ge=0)
     band_degrees: float = Field(10.0, gt=0)   # latitude bands of the stratified sample
-    max_samples: int = Field(16, ge=1)        # training samples per cell
+    max_samples: int = Field(32, ge=1)        # per cell, evenly spaced over the training split
     batch_size: int = Field(4, ge=1)
     cells_per_pass: int = Field(8, ge=1)      # output cells sharing one forward pass
     channels_last: bool = True

@@ -71,6 +71,7 @@ def test_measures_of_a_model_that_copies_the_last_month(data):
     assert stats["attributions"] == 12 and stats["processes"] == 1
     s = summary(ds)
     assert s["curve_spread"] == 0.0 and s["n_cells"] == 2
+    assert s["curve_spread_noise"] == 0.0 and np.all(ds["half_difference"].values == 0)
     assert s["share_month_1"]["median"] == pytest.approx(1.0)
 
 
@@ -83,3 +84,18 @@ def test_cells_sharing_a_pass_give_the_same_measures(data):
     three, _ = explain_basin(net, data, BasinConfig(max_samples=5, batch_size=2, cells_per_pass=3), cells)
     np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-6)
     np.testing.assert_allclose(one["r50_km"], three["r50_km"])
+
+
+def test_summary_separates_spread_from_sampling_noise():
+    # Two cells, two months. Curves (0.6, 0.4) and (0.4, 0.6): std across cells 0.1 in each
+    # month. Half differences +-0.06 in month 0 only: noise 0.06. Excess sqrt(0.1^2 - 0.06^2) = 0.08.
+    import xarray as xr
+    ds = xr.Dataset({"curve": (("cell", "month"), [[0.6, 0.4], [0.4, 0.6]]),
+                     "half_difference": (("cell", "month"), [[0.06, 0.0], [-0.06, 0.0]]),
+                     **{k: ("cell", [1.0, 2.0]) for k in ("efolding_month", "share_month_1", "r50_km")}},
+                    coords={"month": [-2, -1]})
+    s = summary(ds)
+    assert s["curve_spread"] == pytest.approx(0.1)
+    assert s["curve_spread_noise"] == pytest.approx(0.06)
+    assert s["curve_spread_excess"] == pytest.approx(0.08)
+    assert s["share_month_1"]["median"] == pytest.approx(1.5)
