@@ -20,9 +20,10 @@ def _load(path: str) -> dict:
 
 def main() -> None:
     params = load_params()
+    score = _load(paths.SCORE_METRICS)
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
-                  _load(paths.SCORE_METRICS), _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS),
-                  _load(paths.BASIN_METRICS))
+                  score if score.get("synthetic_truth", True) else None,   # real data: no truth
+                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS))
     with atomic_path(paths.FINDINGS) as tmp:
         tmp.write_text(text)
     print(f"report: {paths.FINDINGS}")

@@ -177,3 +177,11 @@ def basin_maps(basin: xr.Dataset, lat, lon, ocean, path: str | Path) -> None:
     ax.title.set_fontsize(8)
     ax.legend(fontsize=7)
     _save(fig, path)
+
+
+def message_figure(text: str, path: str | Path) -> None:
+    """A figure that only says why there is nothing to draw (a declared output must exist)."""
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=9, wrap=True)
+    _save(fig, path)

@@ -302,6 +302,9 @@ def render(params: Params, aggregate: dict, ablate: dict, score: dict | None, sa
                f"{'on' if params.data.synthetic.seasonal_cycle else 'off'}: the truth is "
                + ("**exact**" if exact else "**approximate** (exact only without smoothing and seasonal cycle; "
                                              "README, \"The exact setting\")"))
+    if params.data.source != "synthetic":
+        setting = (f"`data.source: {params.data.source}`, smoothing {params.smooth.months} month(s): "
+                   "**no ground truth**; the claims rest on the network's numbers alone")
     claims = [claim_locality(aggregate, sanity, cfg.local_km), claim_reach(aggregate, sanity, params.lead),
               claim_location(aggregate, cfg.spread_max, basin), claim_teleconnection(aggregate, ablate, cfg.response_ratio_max)]
     summary = ["| finding | this run |", "|---|---|"] + [f"| {c.title.split(': ', 1)[1]} | {c.short} |" for c in claims]

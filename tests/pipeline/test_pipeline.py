@@ -244,4 +244,6 @@ def test_exp_run_on_local_cmip6_files(tmp_path_factory):
     assert json.loads((dst / "metrics/explain.json").read_text())["synthetic_truth"] is False
     assert "teleconnection" not in json.loads((dst / "metrics/ablate.json").read_text())
     skill = json.loads((dst / "metrics/skill.json").read_text())
-    assert set(skill["test"]) == PREDICTORS and "target_box" not in skill
+    assert set(skill["test"]) == PREDICTORS - {"truth"} and "target_box" not in skill   # no truth in real data
+    assert json.loads((dst / "metrics/score.json").read_text())["synthetic_truth"] is False
+    assert "**no ground truth**" in (dst / "reports/findings.md").read_text()
