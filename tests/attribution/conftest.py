@@ -40,6 +40,24 @@ class CopyCell(nn.Module):
         return x[:, self.month:self.month + 1].roll(self.shift, dims=(2, 3))   # (B, 1, H, W)
 
 
+def conv_kernel_coefficients(conv: nn.Conv2d, i: int, j: int, shape: tuple[int, int]):
+    """Exact coefficients of output cell (i, j) of a bias-free 3x3 conv: its kernel placed there."""
+    import numpy as np
+    w = conv.weight.detach().numpy()[0]                                   # (36, 3, 3)
+    coef = np.zeros((w.shape[0],) + tuple(shape))
+    for di in (-1, 0, 1):
+        for dj in (-1, 0, 1):
+            if 0 <= i + di < shape[0] and 0 <= j + dj < shape[1]:
+                coef[:, i + di, j + dj] = w[:, di + 1, dj + 1]
+    return coef
+
+
+@pytest.fixture(scope="session")
+def kernel_coefficients():
+    """``kernel_coefficients(conv, i, j, shape)`` (a fixture, so no test imports conftest)."""
+    return conv_kernel_coefficients
+
+
 @pytest.fixture
 def bn_relu_conv_net():
     return make_bn_relu_conv_net()

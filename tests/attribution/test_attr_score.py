@@ -28,23 +28,11 @@ def linear():
     return nn.Conv2d(36, 1, 3, padding=1, bias=False).eval()
 
 
-def kernel_coefficients(conv, cell, shape):
-    """The exact coefficients of output cell (i, j): the conv kernel placed around it."""
-    w = conv.weight.detach().numpy()[0]                                   # (36, 3, 3)
-    coef = np.zeros((36,) + shape)
-    for di in (-1, 0, 1):
-        for dj in (-1, 0, 1):
-            i, j = cell.i + di, cell.j + dj
-            if 0 <= i < shape[0] and 0 <= j < shape[1]:
-                coef[:, i, j] = w[:, di + 1, dj + 1]
-    return coef
-
-
 @pytest.fixture(scope="module")
-def scored(data, linear):
+def scored(data, linear, kernel_coefficients):
     cells = resolve_cells([CellSpec(name="a", lat=13.5, lon=-46.5), CellSpec(name="b", lat=15.5, lon=-44.5)],
                           data.lat, data.lon, data.ocean)
-    coef = {c.name: kernel_coefficients(linear, c, data.ocean.shape) for c in cells}
+    coef = {c.name: kernel_coefficients(linear, c.i, c.j, data.ocean.shape) for c in cells}
     methods = ["deeplift", "integrated_gradients", "input_x_gradient", "saliency"]
     ds = score_methods(linear, data, methods, cells, coef, n_samples=5, batch_size=2, n_steps=4,
                        channels_last=False)

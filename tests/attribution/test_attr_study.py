@@ -30,19 +30,10 @@ def conv():
     return net.eval()
 
 
-def conv_truth(conv, shape):
-    """Exact coefficients of the linear model for cell (i, j): its 3x3 kernel placed there."""
-    w = conv.weight.detach().numpy()[0]                                   # (36, 3, 3)
-
-    def truth(cell):
-        coef = np.zeros((36,) + shape)
-        for di in (-1, 0, 1):
-            for dj in (-1, 0, 1):
-                i, j = cell.i + di, cell.j + dj
-                if 0 <= i < shape[0] and 0 <= j < shape[1]:
-                    coef[:, i, j] = w[:, di + 1, dj + 1]
-        return coef
-    return truth
+@pytest.fixture
+def conv_truth(conv, data, kernel_coefficients):
+    """Exact coefficients of the linear model, cell -> (36, H, W): its 3x3 kernel placed there."""
+    return lambda cell: kernel_coefficients(conv, cell.i, cell.j, data.ocean.shape)
 
 
 def _cfg(**kw):
@@ -58,10 +49,10 @@ def test_cells_resolved_in_degrees_and_land_flagged(data):
     assert [c.is_land for c in cells] == [False, True]
 
 
-def test_group_on_a_linear_model_matches_truth_exactly(data, conv):
+def test_group_on_a_linear_model_matches_truth_exactly(data, conv, conv_truth):
     cfg = _cfg()
     cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
-    group, stats = explain_group(conv, data, cfg, cells, truth=conv_truth(conv, data.ocean.shape))
+    group, stats = explain_group(conv, data, cfg, cells, truth=conv_truth)
     assert group.attrs["n_samples"] == 10 and stats["group_attributions"] == 20
     # DeepLift on a linear model is weight x input: identical to the truth, sample by sample
     np.testing.assert_allclose(group["positive"], group["truth_positive"], atol=1e-6)
@@ -78,10 +69,10 @@ def test_group_on_a_linear_model_matches_truth_exactly(data, conv):
     np.testing.assert_allclose(group["mean_target"], data.targets_of("train", np.arange(10))[:, 0].mean(0), atol=1e-6)
 
 
-def test_instance_has_every_method_and_the_truth(data, conv):
+def test_instance_has_every_method_and_the_truth(data, conv, conv_truth):
     cfg = _cfg()
     cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
-    inst, deltas = explain_instance(conv, data, cfg, cells, seed=0, truth=conv_truth(conv, data.ocean.shape))
+    inst, deltas = explain_instance(conv, data, cfg, cells, seed=0, truth=conv_truth)
     assert list(inst["method"].values) == ["deeplift", "integrated_gradients", "input_x_gradient", "truth"]
     assert inst["attribution"].dims == ("method", "cell", "month", "lat", "lon")
     a = inst["attribution"].sel(cell="a")

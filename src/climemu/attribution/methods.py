@@ -66,6 +66,15 @@ def _shap_baselines(baselines, inputs: torch.Tensor) -> torch.Tensor:
     return base.repeat(2, 1, 1, 1) if base.shape[0] == 1 else base   # (N >= 2, 36, H, W)
 
 
+def method_kwargs(method: str, n_steps: int, shap_base: torch.Tensor | None) -> dict:
+    """The keyword arguments each method takes beyond the inputs (see :func:`attribute`)."""
+    if method == "integrated_gradients":
+        return {"n_steps": n_steps}
+    if method == "deeplift_shap":
+        return {"baselines": shap_base}
+    return {}
+
+
 def attribute(model: nn.Module, method: str, inputs: torch.Tensor, cell: tuple[int, int], *,
               baselines=None, n_steps: int = 50, internal_batch_size: int | None = None,
               return_delta: bool = False):

@@ -27,8 +27,7 @@ from torch import nn
 from climemu.attribution.agreement import spearman_rows
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
-from climemu.attribution.methods import attribute
-from climemu.attribution.score import method_kwargs
+from climemu.attribution.methods import attribute, method_kwargs
 from climemu.data.window import WindowedData
 from climemu.progress import progress
 

@@ -24,21 +24,12 @@ from torch import nn
 from climemu.attribution.agreement import box_share, correlations, quartiles
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import locality_radius, normalised_curve, share_of_last_month
-from climemu.attribution.methods import attribute
+from climemu.attribution.methods import attribute, method_kwargs
 from climemu.config import Box
 from climemu.data.window import WindowedData
 from climemu.progress import progress
 
 SCORES = ("pearson", "spearman", "pearson_support", "spearman_support")
-
-
-def method_kwargs(method: str, n_steps: int, shap_base: torch.Tensor | None) -> dict:
-    """The keyword arguments each method takes beyond the inputs (cf. :func:`~.methods.attribute`)."""
-    if method == "integrated_gradients":
-        return {"n_steps": n_steps}
-    if method == "deeplift_shap":
-        return {"baselines": shap_base}
-    return {}
 
 
 def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cells: list,

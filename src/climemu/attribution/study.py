@@ -21,7 +21,7 @@ from climemu.attribution.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import month_labels
-from climemu.attribution.methods import attribute, get_method
+from climemu.attribution.methods import attribute, get_method, method_kwargs
 from climemu.config import CellSpec, ExplainConfig
 from climemu.data.window import WindowedData
 from climemu.distributed import all_reduce_sum, gather, shard, world
@@ -63,14 +63,6 @@ def shap_baselines(cfg: ExplainConfig, data: WindowedData, seed: int) -> torch.T
     return data.inputs("train", np.sort(picks))
 
 
-def _method_kwargs(method: str, cfg: ExplainConfig, shap_base) -> dict:
-    if method == "integrated_gradients":
-        return {"n_steps": cfg.n_steps}
-    if method == "deeplift_shap":
-        return {"baselines": shap_base}
-    return {}
-
-
 def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],
                      seed: int, truth=None) -> tuple[xr.Dataset, dict]:
     """Heatmaps of one training sample: attribution(method, cell, month, lat, lon).
@@ -86,7 +78,7 @@ def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, c
     for method in progress(cfg.methods, desc="instance", unit="method"):
         per_cell = []
         for c in cells:
-            kw = _method_kwargs(method, cfg, shap_base)
+            kw = method_kwargs(method, cfg.n_steps, shap_base)
             if get_method(method).has_delta:
                 attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True, **kw)
                 change = abs(out[c.i, c.j] - _zero_output(model, x)[c.i, c.j])
@@ -157,8 +149,8 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                 out = model(x)[:, 0].cpu().numpy()
         maps["target"] += y.sum(0)
         maps["output"] += out.sum(0)
-        maps["input_first"] += x[:, 0].cpu().numpy().sum(0)
-        xs = x.cpu().numpy()
+        xs = x.cpu().numpy()                                                 # (B, 36, H, W)
+        maps["input_first"] += xs[:, 0].sum(0)
         for k, c in enumerate(cells):
             change = out[:, c.i, c.j] - f0[c.i, c.j]
             if fast is not None:
@@ -167,11 +159,11 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                 rel_deltas.extend(np.abs(delta) / np.maximum(np.abs(change), 1e-12))
             elif has_delta:
                 attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True,
-                                        **_method_kwargs(method, cfg, None))
+                                        **method_kwargs(method, cfg.n_steps, None))
                 attr = attr.cpu().contiguous().numpy()
                 rel_deltas.extend(delta.abs().cpu().numpy() / np.maximum(np.abs(change), 1e-12))
             else:
-                attr = attribute(model, method, x, (c.i, c.j), **_method_kwargs(method, cfg, None))
+                attr = attribute(model, method, x, (c.i, c.j), **method_kwargs(method, cfg.n_steps, None))
                 attr = attr.cpu().contiguous().numpy()
             sums[c.name].update(attr)
             if c.name in coef:
