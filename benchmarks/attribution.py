@@ -28,7 +28,7 @@ from captum.attr import DeepLift
 from climemu.attribution.fast import DeepLiftCells
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.pixel import PixelOutput
-from climemu.cost import best_seconds, count_flops, matmul_flops_per_second
+from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second
 from climemu.models.densenet import DenseNet
 
 CELLS = [(35, 62), (20, 100), (55, 30)]     # (i, j) output cells of the 70 x 125 grid

@@ -1,4 +1,4 @@
-"""The collective path of climemu.distributed on this machine's backend (NCCL on GPUs, gloo on
+"""The collective path of climemu.core.distributed on this machine's backend (NCCL on GPUs, gloo on
 CPUs): an all-reduce, a gather and one DistributedDataParallel step of the Table 1 network.
 
     python -m torch.distributed.run --standalone --nproc_per_node N benchmarks/ddp_check.py
@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from climemu import distributed
-from climemu.devices import resolve_device
+from climemu.core import distributed
+from climemu.core.devices import resolve_device
 from climemu.models.densenet import DenseNet
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from climemu import paths
-from climemu.baselines import LinearInverseModel
+from climemu.core import paths
+from climemu.forecast.baselines import LinearInverseModel
 from climemu.data.window import WindowedData
 
 

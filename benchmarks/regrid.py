@@ -35,10 +35,10 @@ def write_files(folder: Path, years: int, per_file: int) -> list[Path]:
     import cftime
     import xarray as xr
 
-    from climemu.data.calendar import UNITS, monthly_time
+    from climemu.core.calendar import UNITS, monthly_time
     from roaring_landmask import RoaringLandmask
 
-    from climemu.grid import wrap_lon
+    from climemu.core.grid import wrap_lon
 
     lat, lon = pop_like_grid()
     land = np.asarray(RoaringLandmask.new().contains_many(wrap_lon(lon).ravel(), lat.ravel()),
@@ -84,8 +84,8 @@ def measure(folder: str, years: int) -> None:
     """In the child: the fetch stage's work for data.source=local."""
     from climemu.config import DataConfig
     from climemu.data.sources import fetch
-    from climemu.io import write_netcdf
-    from climemu.progress import dask_progress
+    from climemu.core.io import write_netcdf
+    from climemu.core.progress import dask_progress
     from climemu.data.sources import dask_threads
 
     start = time.perf_counter()

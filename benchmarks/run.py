@@ -25,7 +25,7 @@ import attribution  # noqa: E402
 import data  # noqa: E402
 import training  # noqa: E402
 
-from climemu.io import write_json  # noqa: E402
+from climemu.core.io import write_json  # noqa: E402
 
 
 def machine(device: str) -> dict:

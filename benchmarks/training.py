@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from climemu.cost import best_seconds, count_flops, matmul_flops_per_second
+from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second
 from climemu.models.densenet import DenseNet
-from climemu.training import masked_mse
+from climemu.training.trainer import masked_mse
 
 
 def _step_fn(device: str, layout, batch: int, compiled: bool):

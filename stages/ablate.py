@@ -5,15 +5,16 @@ import numpy as np
 import torch
 import xarray as xr
 
-from climemu import figures, paths
+from climemu.report import figures
+from climemu.core import paths
 from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
-from climemu.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import LinearModel, generator_config
+from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
-from climemu.io import write_json
-from climemu.tracking import log_stage
-from climemu.truth import coefficients
+from climemu.core.io import write_json
+from climemu.core.tracking import log_stage
+from climemu.truth.exact import coefficients
 
 
 def true_response(linear: LinearModel, x: np.ndarray, source: np.ndarray, target: np.ndarray,

@@ -3,11 +3,13 @@ plots/contribution.csv, plots/figures/*.png (paper Sec. 4)."""
 
 import xarray as xr
 
-from climemu import aggregate, figures, paths
+from climemu.attribution import aggregate
+from climemu.report import figures
+from climemu.core import paths
 from climemu.config import load_params
-from climemu.data.synthetic import generator_config
-from climemu.io import write_csv, write_json
-from climemu.tracking import log_stage
+from climemu.truth.synthetic import generator_config
+from climemu.core.io import write_csv, write_json
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

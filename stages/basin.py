@@ -2,15 +2,15 @@
 explain/basin.nc, metrics/basin.json, plots/figures/basin_maps.png. ``basin.nproc > 1`` shards
 the cells across processes under torchrun."""
 
-from climemu import distributed, paths
+from climemu.core import distributed, paths
 from climemu.attribution.basin import explain_basin, stratified_cells, summary
-from climemu.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
 from climemu.data.window import WindowedData
-from climemu.devices import resolve_device
-from climemu.figures import basin_maps
-from climemu.io import write_json, write_netcdf
-from climemu.tracking import log_stage
+from climemu.core.devices import resolve_device
+from climemu.report.figures import basin_maps
+from climemu.core.io import write_json, write_netcdf
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

@@ -5,16 +5,17 @@ import time
 
 import xarray as xr
 
-from climemu import figures, paths
-from climemu.baselines import TruthPredictor
-from climemu.checkpoint import load_checkpoint
+from climemu.report import figures
+from climemu.core import paths
+from climemu.truth.predictor import TruthPredictor
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import LinearModel, generator_config
+from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
-from climemu.evaluate import evaluate
-from climemu.grid import box_mask
-from climemu.io import write_csv, write_json
-from climemu.tracking import log_stage
+from climemu.forecast.evaluate import evaluate
+from climemu.core.grid import box_mask
+from climemu.core.io import write_csv, write_json
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

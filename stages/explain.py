@@ -7,16 +7,16 @@ import time
 import torch
 import xarray as xr
 
-from climemu import distributed, paths
-from climemu.attribution.study import explain_group, explain_instance, resolve_cells
-from climemu.checkpoint import load_checkpoint
+from climemu.core import distributed, paths
+from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import LinearModel, generator_config
+from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
-from climemu.devices import resolve_device
-from climemu.io import write_json, write_netcdf
-from climemu.tracking import log_stage
-from climemu.truth import coefficients
+from climemu.core.devices import resolve_device
+from climemu.core.io import write_json, write_netcdf
+from climemu.core.tracking import log_stage
+from climemu.truth.exact import coefficients
 
 
 def main() -> None:

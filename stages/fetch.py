@@ -2,12 +2,12 @@
 
 import time
 
-from climemu import paths
+from climemu.core import paths
 from climemu.config import load_params
 from climemu.data.sources import dask_threads, fetch
-from climemu.io import write_netcdf
-from climemu.progress import dask_progress
-from climemu.tracking import log_stage
+from climemu.core.io import write_netcdf
+from climemu.core.progress import dask_progress
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

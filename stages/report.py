@@ -6,11 +6,11 @@ reruns in a second whenever any of them changes.
 
 import json
 
-from climemu import paths
+from climemu.core import paths
 from climemu.config import load_params
-from climemu.findings import render
-from climemu.io import atomic_path
-from climemu.tracking import log_stage
+from climemu.report.findings import render
+from climemu.core.io import atomic_path
+from climemu.core.tracking import log_stage
 
 
 def _load(path: str) -> dict:

@@ -1,15 +1,15 @@
 """sanity: cascading re-initialisation of the trained network, per method (Adebayo et al. 2018)
 -> metrics/sanity.json, plots/figures/sanity.png."""
 
-from climemu import paths
+from climemu.core import paths
 from climemu.attribution.sanity import sanity_check, sanity_measures
-from climemu.attribution.study import resolve_cells, shap_baselines
-from climemu.checkpoint import load_checkpoint
+from climemu.attribution.explain import resolve_cells, shap_baselines
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
 from climemu.data.window import WindowedData
-from climemu.figures_checks import fig_sanity
-from climemu.io import write_json
-from climemu.tracking import log_stage
+from climemu.report.figures_checks import fig_sanity
+from climemu.core.io import write_json
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

@@ -3,18 +3,18 @@ source -> metrics/score.json, plots/figures/score_methods.png."""
 
 import xarray as xr
 
-from climemu import paths
+from climemu.core import paths
 from climemu.attribution.score import score_measures, score_methods
-from climemu.attribution.study import resolve_cells, shap_baselines
-from climemu.checkpoint import load_checkpoint
+from climemu.attribution.explain import resolve_cells, shap_baselines
+from climemu.training.checkpoint import load_checkpoint
 from climemu.config import load_params
-from climemu.data.synthetic import LinearModel, generator_config
+from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.data.window import WindowedData
-from climemu.figures import message_figure
-from climemu.figures_checks import fig_score
-from climemu.io import write_json
-from climemu.tracking import log_stage
-from climemu.truth import coefficients
+from climemu.report.figures import message_figure
+from climemu.report.figures_checks import fig_score
+from climemu.core.io import write_json
+from climemu.core.tracking import log_stage
+from climemu.truth.exact import coefficients
 
 
 def main() -> None:

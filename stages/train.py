@@ -3,14 +3,14 @@ plots/train_curve.csv. ``train.nproc > 1`` runs it under torchrun (DistributedDa
 
 import pandas as pd
 
-from climemu import distributed, paths
-from climemu.checkpoint import save_checkpoint
+from climemu.core import distributed, paths
+from climemu.training.checkpoint import save_checkpoint
 from climemu.config import load_params
 from climemu.data.window import WindowedData
-from climemu.io import write_csv, write_json
+from climemu.core.io import write_csv, write_json
 from climemu.models import count_parameters
-from climemu.tracking import log_stage
-from climemu.training import train
+from climemu.core.tracking import log_stage
+from climemu.training.trainer import train
 
 
 def main() -> None:

@@ -4,11 +4,11 @@ import time
 
 import xarray as xr
 
-from climemu import paths
+from climemu.core import paths
 from climemu.config import load_params
 from climemu.data.window import build_windows
-from climemu.io import write_netcdf
-from climemu.tracking import log_stage
+from climemu.core.io import write_netcdf
+from climemu.core.tracking import log_stage
 
 
 def main() -> None:

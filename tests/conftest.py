@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from climemu.config import Box, DataConfig, SyntheticConfig
-from climemu.data.calendar import monthly_time
+from climemu.core.calendar import monthly_time
 
 # A 20 x 30 one-degree box in the subpolar North Atlantic (ocean with Greenland/Iceland coasts).
 TINY_BOX = Box(lat_min=45, lat_max=65, lon_min=-50, lon_max=-20)

@@ -3,7 +3,7 @@
 import numpy as np
 import xarray as xr
 
-from climemu.aggregate import contribution_table, measures
+from climemu.attribution.aggregate import contribution_table, measures
 from climemu.config import Box
 
 LAT = 10.5 + np.arange(5)

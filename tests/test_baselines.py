@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from climemu.baselines import (Climatology, DampedPersistence, LinearInverseModel, Persistence,
+from climemu.forecast.baselines import (Climatology, DampedPersistence, LinearInverseModel, Persistence,
                                fit_baselines, lag_correlation, select_lim)
 
 
@@ -70,9 +70,9 @@ def test_truth_predictor_applies_the_exact_coefficients():
     # The forward iteration from the last K months equals sum(coefficients * inputs) (truth.py).
     import scipy.sparse as sp
 
-    from climemu.baselines import TruthPredictor
-    from climemu.data.synthetic import LinearModel
-    from climemu.truth import coefficients
+    from climemu.truth.predictor import TruthPredictor
+    from climemu.truth.synthetic import LinearModel
+    from climemu.truth.exact import coefficients
 
     ocean = np.array([[True, True, False, True]])
     kernel = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.5, 0.25, 0.25], [0.0, 0.5, 0.5]]))
@@ -94,8 +94,8 @@ def test_truth_predictor_is_the_ceiling():
     # baseline fitted on the same training data, as the best linear predictor must.
     import scipy.sparse as sp
 
-    from climemu.baselines import TruthPredictor
-    from climemu.data.synthetic import LinearModel
+    from climemu.truth.predictor import TruthPredictor
+    from climemu.truth.synthetic import LinearModel
 
     ocean = np.ones((1, 3), bool)
     kernel = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.25, 0.5, 0.25], [0.0, 0.5, 0.5]]))

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from climemu.cost import best_seconds, count_flops, matmul_flops_per_second
+from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second
 
 
 def test_counts_a_convolution_by_hand():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from climemu import distributed
+from climemu.core import distributed
 
 
 def test_one_process_is_the_identity(monkeypatch):

@@ -4,7 +4,7 @@ from torch import nn
 
 from climemu.config import EvaluateConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
-from climemu.evaluate import evaluate
+from climemu.forecast.evaluate import evaluate
 from tests.conftest import make_sst
 
 

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from climemu.config import parse_params
-from climemu.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
+from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
                               exact_setting, render)
 
 

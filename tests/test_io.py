@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from climemu.io import atomic_path, write_json
+from climemu.core.io import atomic_path, write_json
 
 
 def test_interrupted_write_leaves_old_output_and_no_temp(tmp_path):

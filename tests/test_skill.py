@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climemu import skill
+from climemu.forecast import skill
 
 LAT = np.array([0.0, 60.0])          # cos = 1 and 0.5
 LON = np.array([10.0, 20.0, 30.0])

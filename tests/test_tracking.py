@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from climemu import tracking
+from climemu.core import paths, tracking
 
 
 def test_root_resolves_out_of_a_queued_experiment_copy(tmp_path):
     copy = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpabc123"
     copy.mkdir(parents=True)
-    assert tracking.repository_root(copy) == (tmp_path / "repo").resolve()
-    assert tracking.repository_root(tmp_path) == tmp_path.resolve()
+    assert paths.repository_root(copy) == (tmp_path / "repo").resolve()
+    assert paths.repository_root(tmp_path) == tmp_path.resolve()
 
 
 def test_default_uri_is_absolute_sqlite(monkeypatch, tmp_path):

@@ -4,7 +4,7 @@ import torch
 
 from climemu.config import ModelConfig, TrainConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
-from climemu.training import anomaly_correlation, masked_mse, train
+from climemu.training.trainer import anomaly_correlation, masked_mse, train
 from tests.conftest import make_sst
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import scipy.sparse as sp
 
-from climemu.data.synthetic import LinearModel
-from climemu.truth import coefficients
+from climemu.truth.synthetic import LinearModel
+from climemu.truth.exact import coefficients
 
 
 def _model(phi, gain=0.0, lag=1, ocean=None, source=None, target=None, kernel=None):
@@ -100,7 +100,7 @@ def test_lead_9_on_the_full_grid_within_a_second():
     import time
 
     from climemu.config import DataConfig
-    from climemu.grid import cell_centres, ocean_mask
+    from climemu.core.grid import cell_centres, ocean_mask
 
     cfg = DataConfig()
     lat, lon = cell_centres(cfg.box, cfg.resolution)

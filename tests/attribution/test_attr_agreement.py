@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climemu.attribution.agreement import (box_share, correlations, pearson_rows, quartiles,
+from climemu.truth.agreement import (box_share, correlations, pearson_rows, quartiles,
                                            spearman_rows)
 from climemu.config import Box
 

@@ -11,7 +11,7 @@ from climemu.attribution.measures import (curve_spread, efolding_month,
                                           monthly_contribution, normalised_curve,
                                           share_of_last_month)
 
-R = 6371.0                                        # km, the radius climemu.grid uses
+R = 6371.0                                        # km, the radius climemu.core.grid uses
 LAT = 50.5 + np.arange(9)                         # 1-degree grid, 9 x 11 cells
 LON = -30.5 + np.arange(11)
 CELL = (4, 5)                                     # at 54.5 N, 25.5 W

@@ -7,7 +7,7 @@ from torch import nn
 
 from climemu.attribution.sanity import (blocks_output_first, cascade, rank_agreement, sanity_check,
                                         sanity_measures)
-from climemu.attribution.study import resolve_cells
+from climemu.attribution.explain import resolve_cells
 from climemu.config import CellSpec, WindowConfig
 from climemu.data.window import WindowedData, build_windows
 from tests.conftest import make_sst

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from climemu.attribution.score import score_measures, score_methods
-from climemu.attribution.study import resolve_cells
+from climemu.attribution.explain import resolve_cells
 from climemu.config import Box, CellSpec, WindowConfig
 from climemu.data.window import WindowedData, build_windows
 from tests.conftest import make_sst

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from climemu.attribution.study import explain_group, explain_instance, resolve_cells
+from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
 from climemu.config import CellSpec, ExplainConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
 from tests.conftest import make_sst

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from climemu.data.calendar import UNITS, monthly_time
-from climemu.grid import wrap_lon
+from climemu.core.calendar import UNITS, monthly_time
+from climemu.core.grid import wrap_lon
 
 PREFIX = "tos_Omon_CESM2_piControl_r1i1p1f1_gn"
 ATTRS = {"activity_id": "CMIP", "institution_id": "NCAR", "source_id": "CESM2",

@@ -5,7 +5,7 @@ import xarray as xr
 
 from climemu.config import Box
 from climemu.data.regrid import CoverageError, Regridder, regrid
-from climemu.grid import cell_centres, wrap_lon
+from climemu.core.grid import cell_centres, wrap_lon
 from tests.data.cmip6_files import Grid, linear_field
 
 

@@ -7,13 +7,13 @@ import pytest
 import xarray as xr
 
 from climemu.config import Box, DataConfig, EsgfConfig, PangeoConfig
-from climemu.data import synthetic
-from climemu.data.calendar import monthly_time
+from climemu.truth import synthetic
+from climemu.core.calendar import monthly_time
 from climemu.data.cmip import CmipError
 from climemu.data.pangeo import PangeoError, public_url
 from climemu.data.regrid import CoverageError
 from climemu.data.sources import fetch
-from climemu.io import write_netcdf
+from climemu.core.io import write_netcdf
 from tests.data.cmip6_files import (DATASET, FakeEsgf, Grid, catalog_row, cmip6_dataset, linear_field,
                                     write_catalog, write_files)
 
@@ -62,7 +62,8 @@ def test_local_values_mask_and_layout(local, files):
 
 
 def test_same_file_layout_as_the_synthetic_source(local, tmp_path):
-    syn = synthetic.generate(DataConfig(years=[401, 402], synthetic={"spinup_months": 12}))
+    cfg = DataConfig(years=[401, 402], synthetic={"spinup_months": 12})
+    syn = synthetic.generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years)
     write_netcdf(local, tmp_path / "real.nc")
     write_netcdf(syn, tmp_path / "syn.nc")
     with xr.open_dataset(tmp_path / "real.nc", decode_times=False) as a, \

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from climemu.config import SyntheticConfig
-from climemu.data.synthetic import (LinearModel, generate, lag_weights, neighbour_kernel)
-from climemu.grid import cell_centres, ocean_mask
+from climemu.truth.synthetic import (LinearModel, generate, lag_weights, neighbour_kernel)
+from climemu.core.grid import cell_centres, ocean_mask
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def tiny(request):
             spinup_months=24,
             source_box=Box(lat_min=46, lat_max=50, lon_min=-45, lon_max=-40),
             target_box=Box(lat_min=58, lat_max=62, lon_min=-30, lon_max=-25)))
-    return cfg, generate(cfg)
+    return cfg, generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years)
 
 
 def test_layout_units_and_mask(tiny):
@@ -35,9 +35,9 @@ def test_layout_units_and_mask(tiny):
 
 def test_same_seed_same_bytes_other_seed_other_data(tiny):
     cfg, ds = tiny
-    again = generate(cfg)
+    again = generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years)
     np.testing.assert_array_equal(ds["tos"].values, again["tos"].values)
-    other = generate(cfg.model_copy(update={"synthetic": cfg.synthetic.model_copy(update={"seed": 7})}))
+    other = generate(cfg.synthetic.model_copy(update={"seed": 7}), cfg.box, cfg.resolution, cfg.years)
     assert not np.array_equal(np.nan_to_num(ds["tos"].values), np.nan_to_num(other["tos"].values))
 
 

@@ -17,8 +17,8 @@ from torch import nn
 
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.heatmaps import LAT, LON, SAMPLE, to_numpy
-from climemu.config import Box
-from climemu.grid import box_mask
+from climemu.core.config import Box
+from climemu.core.grid import box_mask
 
 
 def box_cells(lat, lon, box) -> np.ndarray:

@@ -8,7 +8,7 @@ monthly curves across cells). Only the reductions are kept: the mean |attributio
 cell is 36 x H x W values, 1.9 GB for every ocean cell of the 70 x 125 box.
 
 Several output cells share each forward pass (:class:`~.fast.DeepLiftCells`); under torchrun
-each process explains its own block of cells (:mod:`climemu.distributed`).
+each process explains its own block of cells (:mod:`climemu.core.distributed`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from torch import nn
 from climemu.attribution.fast import DeepLiftCells
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
-from climemu.config import BasinConfig
+from climemu.attribution.config import BasinConfig
 from climemu.data.window import WindowedData
-from climemu.distributed import gather, shard, world
-from climemu.progress import progress
+from climemu.core.distributed import gather, shard, world
+from climemu.core.progress import progress
 
 
 def stratified_cells(ocean: np.ndarray, lat: np.ndarray, n_cells: int, band_degrees: float,

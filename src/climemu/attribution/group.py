@@ -19,7 +19,7 @@ from torch import nn
 
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels, to_numpy
 from climemu.attribution.methods import attribute
-from climemu.distributed import all_reduce_sum
+from climemu.core.distributed import all_reduce_sum
 
 
 class GroupSums:

@@ -17,7 +17,7 @@ import xarray as xr
 
 from climemu.attribution.heatmaps import LAT, LON, MONTH, as_heatmaps, month_labels
 from climemu.attribution.pixel import check_cell
-from climemu.grid import great_circle_km
+from climemu.core.grid import great_circle_km
 
 
 def _heatmaps(attr) -> xr.DataArray:

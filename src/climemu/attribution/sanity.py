@@ -24,12 +24,12 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu.attribution.agreement import spearman_rows
+from climemu.truth.agreement import spearman_rows
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
 from climemu.attribution.methods import attribute, method_kwargs
 from climemu.data.window import WindowedData
-from climemu.progress import progress
+from climemu.core.progress import progress
 
 
 def blocks_output_first(model: nn.Module) -> list[str]:

@@ -1,7 +1,7 @@
 """Every attribution method scored against the exact contributions (the score stage).
 
 The paper compares methods by eye (Fig. 2) and picks DeepLift. The synthetic source knows the
-answer (:mod:`climemu.truth`), so each method of ``explain.methods`` is scored, on the same
+answer (:mod:`climemu.truth.exact`), so each method of ``explain.methods`` is scored, on the same
 training samples and group cells, with the measures of shared/design/attribution.md:
 
 - per-sample Pearson and Spearman correlation with the truth, over every ocean input and over
@@ -21,13 +21,13 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu.attribution.agreement import box_share, correlations, quartiles
+from climemu.truth.agreement import box_share, correlations, quartiles
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import locality_radius, normalised_curve, share_of_last_month
 from climemu.attribution.methods import attribute, method_kwargs
-from climemu.config import Box
+from climemu.core.config import Box
 from climemu.data.window import WindowedData
-from climemu.progress import progress
+from climemu.core.progress import progress
 
 SCORES = ("pearson", "spearman", "pearson_support", "spearman_support")
 
@@ -39,7 +39,7 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     """Heatmaps of the first ``n_samples`` training samples, per method and cell, against the truth.
 
     ``cells``: :class:`~.study.Cell` objects; ``coefficients[cell.name]``: ``(36, H, W)`` truth
-    coefficients (:func:`climemu.truth.coefficients`). Returns the four per-sample correlations
+    coefficients (:func:`climemu.truth.exact.coefficients`). Returns the four per-sample correlations
     ``(method, cell, sample)``, the mean |heatmap| ``absolute (method, cell, month, lat, lon)``
     and the truth's ``truth_absolute (cell, month, lat, lon)``, and, for figures, the first
     sample's heatmap summed over months (``example``, ``truth_example``).

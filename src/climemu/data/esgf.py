@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 
 from climemu.data.cmip import FACETS, FileSpan, sha256
-from climemu.progress import progress
+from climemu.core.progress import progress
 
 CHUNK = 1 << 16   # bytes per read while streaming: a dropped connection loses less than this
 

@@ -19,8 +19,8 @@ import scipy.sparse as sp
 import xarray as xr
 from scipy.spatial import Delaunay
 
-from climemu.config import Box
-from climemu.grid import cell_centres, wrap_lon
+from climemu.core.config import Box
+from climemu.core.grid import cell_centres, wrap_lon
 
 
 class CoverageError(ValueError):

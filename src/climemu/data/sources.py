@@ -1,6 +1,6 @@
 """The fetch stage's sources, by name: ``data.source`` picks one.
 
-Every source returns the same layout (climemu.data.layout): ``tos(time, lat, lon)`` in degC on
+Every source returns the same layout (climemu.core.layout): ``tos(time, lat, lon)`` in degC on
 the regular box of ``data.box`` and ``data.resolution``, a noleap monthly ``time`` with
 ``time_bnds``, NaN over land, and ``ocean(lat, lon)``. The three CMIP6 sources differ only in
 how they reach the files; all are checked (climemu.data.cmip) and regridded
@@ -18,11 +18,12 @@ from typing import Callable
 import dask
 import xarray as xr
 
-from climemu.config import DataConfig
-from climemu.data import cmip, esgf, pangeo, synthetic
-from climemu.data.layout import fetch_dataset
+from climemu.data.config import DataConfig
+from climemu.data import cmip, esgf, pangeo
+from climemu.truth import synthetic
+from climemu.core.layout import fetch_dataset
 from climemu.data.regrid import regrid
-from climemu.tracking import repository_root
+from climemu.core.paths import repository_root
 
 
 def dask_threads(n: int = 2):
@@ -83,7 +84,7 @@ def pangeo_source(cfg: DataConfig) -> xr.Dataset:
 
 
 SOURCES: dict[str, Callable[[DataConfig], xr.Dataset]] = {
-    "synthetic": synthetic.generate,
+    "synthetic": lambda cfg: synthetic.generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years),
     "local": local,
     "esgf": esgf_source,
     "pangeo": pangeo_source,

@@ -19,7 +19,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from climemu.config import ConfigError, WindowConfig
+from climemu.core.config import ConfigError
+
+from climemu.data.config import WindowConfig
 
 SPLITS = ("train", "val", "test")
 _COUNT_KEYS = {"train": "n_train", "val": "n_val", "test": "n_test"}

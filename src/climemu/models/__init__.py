@@ -6,7 +6,7 @@ from typing import Callable
 
 from torch import nn
 
-from climemu.config import ModelConfig
+from climemu.models.config import ModelConfig
 from climemu.models.densenet import DenseNet
 from climemu.models.densenet_fnn import DenseNetFNN
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from climemu.data.calendar import monthly_time, time_encoding
+from climemu.core.calendar import monthly_time, time_encoding
 
 
 def fetch_dataset(tos, lat: np.ndarray, lon: np.ndarray, ocean: np.ndarray, first_year: int,

@@ -15,16 +15,9 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+from climemu.core.paths import repository_root
+
 EXPERIMENT = "climemu"
-_EXPS_MARKER = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
-
-
-def repository_root(start: str | Path | None = None) -> Path:
-    """The main repository's root, also from inside a DVC experiment's temporary copy."""
-    here = str(Path(start or os.environ.get("DVC_ROOT") or Path.cwd()).resolve())
-    if _EXPS_MARKER in here + os.sep:
-        return Path((here + os.sep).split(_EXPS_MARKER)[0])
-    return Path(here)
 
 
 def tracking_uri() -> str:

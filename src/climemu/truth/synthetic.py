@@ -24,10 +24,12 @@ import scipy.sparse as sp
 import xarray as xr
 from scipy.ndimage import gaussian_filter
 
-from climemu.config import DataConfig, SyntheticConfig
-from climemu.data.layout import fetch_dataset
-from climemu.grid import box_mask, cell_centres, ocean_mask
-from climemu.progress import progress
+from climemu.core.config import Box
+
+from climemu.truth.config import SyntheticConfig
+from climemu.core.layout import fetch_dataset
+from climemu.core.grid import box_mask, cell_centres, ocean_mask
+from climemu.core.progress import progress
 
 
 def generator_config(ds: xr.Dataset) -> SyntheticConfig | None:
@@ -164,14 +166,16 @@ def simulate_anomalies(model: LinearModel, noise: np.ndarray, spinup: int) -> np
     return out[spinup:]
 
 
-def generate(cfg: DataConfig) -> xr.Dataset:
-    """The synthetic source: same box, grid and CF layout as the real data after regridding."""
-    syn = cfg.synthetic
-    lat, lon = cell_centres(cfg.box, cfg.resolution)
+def generate(syn: SyntheticConfig, box: Box, resolution: float, years: list[int]) -> xr.Dataset:
+    """The synthetic source: same box, grid and CF layout as the real data after regridding.
+
+    ``years``: [first, last] model years, inclusive (``data.years``).
+    """
+    lat, lon = cell_centres(box, resolution)
     ocean = ocean_mask(lat, lon).values
     model = LinearModel.build(syn, lat, lon, ocean)
     rng = np.random.default_rng(syn.seed)
-    n_months = cfg.n_months
+    n_months = 12 * (years[1] - years[0] + 1)
     noise = correlated_noise(rng, n_months + syn.spinup_months, ocean, syn.noise_std,
                              syn.noise_length)
     anomalies = simulate_anomalies(model, noise, syn.spinup_months)      # (time, n_ocean)
@@ -188,16 +192,17 @@ def generate(cfg: DataConfig) -> xr.Dataset:
         field[:, ocean] += anomalies[sl]
         field[:, ~ocean] = np.nan
         tos[sl] = field
-    return to_dataset(tos, lat, lon, ocean, cfg)
+    return to_dataset(tos, lat, lon, ocean, syn, box, resolution, years[0])
 
 
-def to_dataset(tos, lat, lon, ocean, cfg: DataConfig) -> xr.Dataset:
-    return fetch_dataset(tos, lat, lon, ocean, cfg.years[0], ocean_note="GSHHG coastline", attrs={
+def to_dataset(tos, lat, lon, ocean, syn: SyntheticConfig, box: Box, resolution: float,
+               first_year: int) -> xr.Dataset:
+    return fetch_dataset(tos, lat, lon, ocean, first_year, ocean_note="GSHHG coastline", attrs={
         "title": "Synthetic North Atlantic SST with planted, known structure",
         "source": "climemu synthetic generator (linear stochastic model, see generator_config)",
         "source_id": "synthetic",
-        "generator_config": json.dumps(cfg.synthetic.model_dump(), sort_keys=True),
-        "generator_seed": cfg.synthetic.seed,
-        "box": json.dumps(cfg.box.model_dump(), sort_keys=True),
-        "resolution_deg": cfg.resolution,
+        "generator_config": json.dumps(syn.model_dump(), sort_keys=True),
+        "generator_seed": syn.seed,
+        "box": json.dumps(box.model_dump(), sort_keys=True),
+        "resolution_deg": resolution,
     })

@@ -3,8 +3,8 @@
 ``dvc plots show`` writes an HTML page that loads Vega from a CDN, which shows nothing
 offline. This renders the same specs with ``vl-convert`` (Vega bundled in the wheel):
 
-    python -m climemu.render                       # the workspace, like `dvc plots show`
-    python -m climemu.render HEAD exp-lead6 ...    # revisions side by side, like `dvc plots diff`
+    python -m climemu.report.render                       # the workspace, like `dvc plots show`
+    python -m climemu.report.render HEAD exp-lead6 ...    # revisions side by side, like `dvc plots diff`
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import vl_convert as vlc
 
-from climemu.io import atomic_path
+from climemu.core.io import atomic_path
 
 
 def dvc_plot_specs(revisions: list[str]) -> dict:

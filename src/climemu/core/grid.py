@@ -7,7 +7,7 @@ from functools import lru_cache
 import numpy as np
 import xarray as xr
 
-from climemu.config import Box
+from climemu.core.config import Box
 
 EARTH_RADIUS_KM = 6371.0
 

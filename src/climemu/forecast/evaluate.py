@@ -1,8 +1,8 @@
 """The evaluate stage's work: the emulator beside four baselines on validation and test.
 
 The only reader of the test split (its stage unseals it in ``WindowedData``). Baselines are fitted
-on the training period alone, at the same lead (:mod:`climemu.baselines`); scores are
-area-weighted over ocean cells (:mod:`climemu.skill`).
+on the training period alone, at the same lead (:mod:`climemu.forecast.baselines`); scores are
+area-weighted over ocean cells (:mod:`climemu.forecast.skill`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu import skill
-from climemu.baselines import fit_baselines, select_lim
-from climemu.config import EvaluateConfig
+from climemu.forecast import skill
+from climemu.forecast.baselines import fit_baselines, select_lim
+from climemu.forecast.config import EvaluateConfig
 from climemu.data.window import WindowedData
 
 SPLITS = ("val", "test")
@@ -48,7 +48,7 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
     ``regions``: optional (lat, lon) bool masks (e.g. the planted teleconnection's target box);
     each gets the same scores over its ocean cells under ``metrics[region][split][predictor]``.
     ``extra``: further predictors by name that need no fitting (e.g. the synthetic source's
-    best linear predictor, :class:`~climemu.baselines.TruthPredictor`).
+    best linear predictor, :class:`~climemu.truth.predictor.TruthPredictor`).
     """
     inputs = {s: _inputs(data, s) for s in SPLITS}                            # (B, 36, H, W)
     targets = {s: data.targets_of(s, np.arange(data.n_samples(s)))[:, 0].numpy() for s in SPLITS}

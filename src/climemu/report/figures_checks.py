@@ -1,6 +1,6 @@
 """Figures of the checks: methods against the truth (score) and the sanity checks (sanity).
 
-Same map style as :mod:`climemu.figures` (diverging colours centred on zero, coastline).
+Same map style as :mod:`climemu.report.figures` (diverging colours centred on zero, coastline).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 import xarray as xr
 
-from climemu.figures import _map, _save, plt
+from climemu.report.figures import _map, _save, plt
 
 
 def fig_score(ds: xr.Dataset, path: str | Path) -> None:

@@ -1,6 +1,6 @@
 """How far a heatmap agrees with the exact contributions (shared/design/attribution.md).
 
-The synthetic source knows the answer (:mod:`climemu.truth`): the true contribution of input
+The synthetic source knows the answer (:mod:`climemu.truth.exact`): the true contribution of input
 month m at cell q is ``coefficient[m, q] * x[m, q]``. Following Mamalakis et al. (2022), each
 heatmap is scored by its per-sample Pearson and Spearman correlation with that answer.
 
@@ -24,8 +24,8 @@ import numpy as np
 import xarray as xr
 from scipy.stats import rankdata
 
-from climemu.config import Box
-from climemu.grid import box_mask
+from climemu.core.config import Box
+from climemu.core.grid import box_mask
 
 
 def pearson_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 Instance: one sample, every method, one heatmap per input month and cell.
 Group: every training sample (up to a cap) for each group cell, accumulated as running sums so
 memory does not grow with the number of samples; with the synthetic source, each heatmap is
-also scored against the exact contribution (:mod:`climemu.truth`) while it is in memory.
+also scored against the exact contribution (:mod:`climemu.truth.exact`) while it is in memory.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import xarray as xr
 from torch import nn
 
 from climemu.attribution.fast import DeepLiftCells
-from climemu.attribution.agreement import correlations as _correlations
+from climemu.truth.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method, method_kwargs
-from climemu.config import CellSpec, ExplainConfig
+from climemu.attribution.config import CellSpec, ExplainConfig
 from climemu.data.window import WindowedData
-from climemu.distributed import all_reduce_sum, gather, shard, world
-from climemu.grid import nearest_cell
-from climemu.progress import progress
+from climemu.core.distributed import all_reduce_sum, gather, shard, world
+from climemu.core.grid import nearest_cell
+from climemu.core.progress import progress
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     Also the mean target, output, error and input maps (paper Fig. 4, first row), the relative
     completeness delta of DeepLift / IG, and, with ``truth``, per-sample agreement with it.
     Under torchrun each process explains its own block of samples and the sums are added up
-    (:mod:`climemu.distributed`); every process returns the combined result.
+    (:mod:`climemu.core.distributed`); every process returns the combined result.
     """
     method = cfg.group_method
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format

@@ -1,5 +1,13 @@
 """Where each stage writes: one place, used by the stages and named again in dvc.yaml."""
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_EXPS_MARKER = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
+
+
 RAW = "data/raw.nc"                 # fetch: tos (time, lat, lon) degC, NaN over land
 SMOOTHED = "data/smoothed.nc"       # smooth: trailing moving average
 WINDOWS = "data/windows.nc"         # window: split index tables + training normalisation
@@ -26,3 +34,11 @@ SCORE_FIGURE = "plots/figures/score_methods.png"
 SANITY_METRICS = "metrics/sanity.json"          # sanity: cascading randomisation (Adebayo et al. 2018)
 SANITY_FIGURE = "plots/figures/sanity.png"
 FINDINGS = "reports/findings.md"                # report: the paper's findings as tested claims
+
+
+def repository_root(start: str | Path | None = None) -> Path:
+    """The main repository's root, also from inside a DVC experiment's temporary copy."""
+    here = str(Path(start or os.environ.get("DVC_ROOT") or Path.cwd()).resolve())
+    if _EXPS_MARKER in here + os.sep:
+        return Path((here + os.sep).split(_EXPS_MARKER)[0])
+    return Path(here)

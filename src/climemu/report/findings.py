@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from climemu.config import Params
 
 
 @dataclass
@@ -49,7 +48,7 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f}%" if abs(v) >= 1e-3 else f"{100 * v:.1e}%"
 
 
-def exact_setting(params: Params) -> bool:
+def exact_setting(params) -> bool:
     """Whether the truth is exact here: no smoothing and no seasonal cycle (shared/design/data.md)."""
     return params.smooth.months == 1 and not params.data.synthetic.seasonal_cycle
 
@@ -293,9 +292,10 @@ def ceiling(skill: dict, exact: bool) -> str:
     return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
 
 
-def render(params: Params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
+def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
            skill: dict, basin: dict | None = None) -> str:
-    """reports/findings.md for the current run."""
+    """reports/findings.md for the current run; ``params`` is the run's :class:`climemu.config.Params`
+    (passed in by the stage: the report layer does not import the top-level configuration)."""
     cfg = params.report
     exact = exact_setting(params)
     setting = (f"smoothing {params.smooth.months} month(s), seasonal cycle "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from climemu.data.synthetic import LinearModel
+from climemu.truth.synthetic import LinearModel
 
 
 def ocean_index(ocean: np.ndarray) -> np.ndarray:

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from climemu.attribution.agreement import box_share as _box_share
-from climemu.attribution.agreement import quartiles
+from climemu.truth.agreement import box_share as _box_share
+from climemu.truth.agreement import quartiles
 from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
                                           locality_radius, normalised_curve, share_of_last_month)
-from climemu.config import Box
+from climemu.core.config import Box
 
 
 def _means(group: xr.Dataset, prefix: str = "") -> xr.Dataset:

@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from climemu.aggregate import curves  # noqa: E402
-from climemu.io import atomic_path  # noqa: E402
+from climemu.attribution.aggregate import curves  # noqa: E402
+from climemu.core.io import atomic_path  # noqa: E402
 
 CMAP = "RdBu_r"
 

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from climemu.config import ModelConfig
+from climemu.models.config import ModelConfig
 from climemu.data.window import WindowedData
-from climemu.io import save_torch
+from climemu.core.io import save_torch
 from climemu.models import build_model
 
 

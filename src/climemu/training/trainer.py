@@ -22,12 +22,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from climemu import distributed
+from climemu.core import distributed
 
-from climemu.progress import progress
+from climemu.core.progress import progress
 
-from climemu.config import ModelConfig, TrainConfig
-from climemu.devices import resolve_device
+from climemu.models.config import ModelConfig
+
+from climemu.training.config import TrainConfig
+from climemu.core.devices import resolve_device
 from climemu.data.window import WindowedData
 from climemu.models import build_model
 
