@@ -14,7 +14,7 @@ The attributions must agree with ``captum_plain`` to a relative difference of 1e
 difference over max abs value). The limit: the measured dense-matmul rate divided by the FLOPs
 of one attribution, counted by ``torch.utils.flop_counter`` as one forward pass plus the input
 gradient of one output cell for one sample (the "forward + gradient floor" of
-shared/design/model.md). All figures come from this one run.
+docs/performance.md). All figures come from this one run.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
     python benchmarks/run.py --only attribution
 
 Prints each section's figures and writes them, with the machine's description, to
-``benchmarks/results/<name>.json`` (``--out``), which the README quotes.
+``benchmarks/results/<name>.json`` (``--out``), which docs/performance.md quotes.
 """
 
 from __future__ import annotations

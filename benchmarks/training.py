@@ -4,7 +4,7 @@ One training step (forward, masked MSE, backward, Adam) of the Table 1 network o
 inputs, per sample. The limit is the measured dense-matmul rate divided by 3x the forward FLOPs
 of one sample (forward, input gradients, weight gradients; counted by
 ``torch.utils.flop_counter``). ``eager_plain`` is the loop as first written: contiguous
-layout, batch 16. The other variants are the levers of shared/design/model.md: memory layout,
+layout, batch 16. The other variants are the levers of docs/performance.md: memory layout,
 batch size and, with ``--compile``, ``torch.compile`` (inductor fuses the BatchNorm-ReLU chains;
 it needs a C++ compiler on the CPU and compiles for tens of seconds first).
 """

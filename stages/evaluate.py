@@ -29,7 +29,7 @@ def main() -> None:
     regions = ({"target_box": box_mask(data.lat, data.lon, generator.target_box).values}
                if generator else None)
     # Synthetic: the best linear predictor of the known model, the ceiling (exact without
-    # smoothing and seasonal cycle; see README, "The exact setting").
+    # smoothing and seasonal cycle; see docs/data.md, "The exact setting").
     extra = {"truth": TruthPredictor(linear, data.lead)} if generator else None
     metrics, table, maps = evaluate(model, data, params.evaluate, params.seed, regions, extra)
     metrics["lead"] = params.lead

@@ -1,4 +1,4 @@
-"""Rules that keep the leads honest (shared/design/data.md), as tests that fail on a leak.
+"""Rules that keep the leads honest (docs/data.md), as tests that fail on a leak.
 
 Beside these: normalisation fitted on train only (tests/data/test_window.py), the trailing
 smoothing (tests/data/test_smooth.py), the sealed test split (tests/data/test_window.py).

@@ -1,4 +1,4 @@
-"""Table 1 of the paper, block by block (shared/design/model.md)."""
+"""Table 1 of the paper, block by block (docs/model.md)."""
 
 import pytest
 import torch

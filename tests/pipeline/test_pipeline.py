@@ -170,7 +170,7 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
 
 
 def test_torchrun_two_cpu_processes(repo, tmp_path):
-    """explain, basin and train under torchrun, 2 CPU processes with gloo (rule 8 of the house).
+    """explain, basin and train under torchrun, 2 CPU processes with gloo (docs/design.md).
 
     explain's running sums over samples split between the processes, and basin's measures of
     cells split between them, equal the one-process results to float tolerance; training runs

@@ -90,7 +90,7 @@ class AblateConfig(Strict):
 class ScoreConfig(Strict):
     """The score stage: every method of ``explain.methods`` against the exact contributions.
 
-    Sized for a 2-core CPU (shared/design/attribution.md; README, "Speed"): Integrated Gradients
+    Sized for a 2-core CPU (docs/performance.md): Integrated Gradients
     costs ``n_steps`` forward-backward passes per sample, so it gets its own, smaller step count.
     """
 

@@ -134,7 +134,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     maps = {k: np.zeros(data.ocean.shape) for k in ("target", "output", "input_first")}
     has_delta = get_method(method).has_delta
     # DeepLift with the paper's zero baseline: one forward per batch for every cell, the
-    # baseline's activations once (climemu.attribution.fast; 3.6x plain Captum, see README).
+    # baseline's activations once (climemu.attribution.fast; 3.4x Captum, docs/performance.md).
     fast = DeepLiftCells(model, shape, memory_format=layout).to(device) if method == "deeplift" else None
     f0 = _zero_output(model, data.inputs("train", [0]).to(device))
     start = time.perf_counter()

@@ -3,7 +3,7 @@
 Captum's ``DeepLift`` (paper Sec. 3.1) runs the input and its baseline through the network as
 one doubled batch on every call, hooks every ReLU, and explains one output cell per call. For a
 group study (paper Sec. 4.2) that repeats three things that need doing only once
-(shared/design/model.md, cost section):
+(docs/performance.md):
 
 1. The baseline's activations. With the paper's zero baseline, and BatchNorm in eval mode, every
    layer's reference input is the same for every sample: we compute the references of each ReLU
@@ -68,7 +68,7 @@ class _RescaleReLU(nn.Module):
 class DeepLiftCells:
     """DeepLift (zero or one fixed baseline) of several output cells of ``model``.
 
-    ``model`` must use one ``nn.ReLU`` module per activation (shared/design/model.md), as
+    ``model`` must use one ``nn.ReLU`` module per activation (docs/model.md), as
     Captum's DeepLift requires too. A private copy in eval mode with frozen parameters is
     explained; the caller's model is untouched. ``baseline``: None (zeros, the paper) or one
     sample ``(36, H, W)`` or ``(1, 36, H, W)``, the same for every input.

@@ -14,9 +14,9 @@ def frozen_eval(model: nn.Module) -> Iterator[nn.Module]:
 
     Why eval mode: DeepLift runs the input and its baseline through the network as one batch,
     so BatchNorm in training mode would mix their statistics (and update its running
-    statistics); the emulator must be explained as it predicts (shared/design/model.md).
+    statistics); the emulator must be explained as it predicts (docs/model.md, attribution).
     Why frozen parameters: attributions need gradients with respect to the inputs only;
-    autograd then skips every weight gradient (shared/design/attribution.md, Captum notes).
+    autograd then skips every weight gradient (docs/performance.md, Captum).
     The previous mode of each submodule and flag of each parameter are restored even on error,
     so a model in the middle of training comes back exactly as it was.
     """

@@ -4,7 +4,7 @@ The paper collects the heatmaps of every training input for one cell, splits eac
 positive and negative part, and averages the parts separately; the monthly contribution curves
 (positive, negative, "all") are then taken from these means. Storing every heatmap would cost
 B x 36 x H x W values per cell (1,280 x 36 x 70 x 125 floats is 1.6 GB), so we keep running
-sums instead (shared/design/attribution.md, Captum notes): memory is three maps whatever the
+sums instead (docs/performance.md, Captum): memory is three maps whatever the
 number of samples. Sums are float64 so that adding thousands of float32 maps loses nothing.
 """
 

@@ -1,4 +1,4 @@
-"""The measures this project reports on heatmaps, each defined once (shared/design/attribution.md).
+"""The measures this project reports on heatmaps, each defined once (docs/measures.md).
 
 They turn the paper's three findings (Sec. 4) into numbers:
 1. locality: :func:`locality_radius`;

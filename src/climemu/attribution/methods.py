@@ -3,7 +3,7 @@
 The paper compares Guided Backprop, Integrated Gradients, DeepLift and DeepLiftShap, all with
 zero baselines, and uses DeepLift for everything after Fig. 2. Saliency and Input x Gradient
 are added because the geoscience benchmark of Mamalakis et al. (2022) ranks them
-(shared/design/attribution.md). Every method explains one output cell (paper Sec. 3.2,
+(docs/measures.md, agreement). Every method explains one output cell (paper Sec. 3.2,
 :mod:`climemu.attribution.pixel`).
 """
 

@@ -6,7 +6,7 @@ the input, and compare each method's heatmaps before and after with Spearman ran
 weights that made the prediction are gone is not explaining the model (Guided Backprop is the
 known case). The last step re-initialises every block: a network with random weights, whose
 locality radius and monthly curve are the null for the paper's finding (1): the part of
-"locality" that the architecture gives whatever it learnt (shared/design/attribution.md:
+"locality" that the architecture gives whatever it learnt (docs/measures.md, sanity checks:
 receptive field and effective receptive field).
 
 Re-initialisation uses each layer's own ``reset_parameters`` (PyTorch's default initialisation,

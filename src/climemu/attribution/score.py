@@ -2,7 +2,7 @@
 
 The paper compares methods by eye (Fig. 2) and picks DeepLift. The synthetic source knows the
 answer (:mod:`climemu.truth.exact`), so each method of ``explain.methods`` is scored, on the same
-training samples and group cells, with the measures of shared/design/attribution.md:
+training samples and group cells, with the measures of docs/measures.md:
 
 - per-sample Pearson and Spearman correlation with the truth, over every ocean input and over
   the truth's support (:mod:`~.agreement` says why both);

@@ -1,4 +1,4 @@
-"""The hardware limit that speed is measured against (shared/design/model.md, cost section).
+"""The hardware limit that speed is measured against (docs/performance.md).
 
 A stage's throughput means little on its own: the same code runs 3x faster on a quiet machine.
 We therefore report it as a fraction of a limit measured in the same run: the dense fp32

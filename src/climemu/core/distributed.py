@@ -1,4 +1,4 @@
-"""Several processes through PyTorch distributed, started by ``torchrun`` (rule 8 of the house).
+"""Several processes through PyTorch distributed, started by ``torchrun`` (docs/design.md).
 
 A stage with ``nproc > 1`` starts itself again under ``torch.distributed.run`` (the module
 behind the ``torchrun`` command): N processes, each told its rank by environment variables,

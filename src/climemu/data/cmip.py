@@ -1,6 +1,6 @@
 """CMIP6 ``tos`` files: names, opening, and the checks that stop bad input before any work.
 
-The paper's data (shared/design/data.md): CESM2 piControl r1i1p1f1, monthly ``tos`` on the
+The paper's data (docs/data.md): CESM2 piControl r1i1p1f1, monthly ``tos`` on the
 curvilinear POP grid (``nlat`` x ``nlon`` = 384 x 320, 2-D ``lat``/``lon``, longitude 0-360),
 degC, 1e20 fill over land, a 365_day calendar with ``time_bnds``, in 100-year files named
 ``tos_Omon_CESM2_piControl_r1i1p1f1_gn_YYYYMM-YYYYMM.nc``. Files are opened lazily (dask), so

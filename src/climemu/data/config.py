@@ -12,7 +12,7 @@ from climemu.truth.config import SyntheticConfig
 
 
 # Index nodes of the ESGF search API (esg-search, Solr JSON), tried in turn: nodes change and go
-# down (shared/design/data.md). Any node that answers with ``distrib=true`` searches them all.
+# down (docs/data.md). Any node that answers with ``distrib=true`` searches them all.
 ESGF_INDEX_NODES = (
     "https://esgf-node.ornl.gov/esgf-1-5-bridge",
     "https://esgf.ceda.ac.uk/esg-search/search",

@@ -1,6 +1,6 @@
 """From the curvilinear POP grid to the regular one-degree box: linear (barycentric) weights.
 
-xESMF needs ESMF, which PyPI does not ship here (shared/design/data.md), so the weights come
+xESMF needs ESMF, which PyPI does not ship here (docs/data.md), so the weights come
 from a Delaunay triangulation of the source cell centres (SciPy): each target cell centre gets
 the barycentric weights of the triangle around it. They are computed once, stored as one sparse
 matrix, and applied to every month, chunk by chunk through dask. Linear weights reproduce a

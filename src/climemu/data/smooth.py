@@ -2,7 +2,7 @@
 
 Trailing, not centred: the value at month t averages months t-11..t. A centred window would
 put up to six future months into the last input frame and silently shorten the real lead
-(shared/design/data.md, "Rules that keep the leads honest").
+(docs/data.md, "Keeping the leads honest").
 """
 
 from __future__ import annotations

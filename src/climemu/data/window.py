@@ -5,7 +5,7 @@ is the last input month, month -36 the first (paper Sec. 2, Fig. 3). Samples are
 index tables (the target month's index in the smoothed record); the windows themselves are
 views into one normalised array, never 36 copies of it.
 
-Leakage rules (shared/design/data.md): train, validation and test are consecutive periods in
+Leakage rules (docs/data.md): train, validation and test are consecutive periods in
 that order, separated by gaps of ``input_months + lead + (smoothing_months - 1)`` months so no
 raw month behind any input or target of one split lies in another; the climatology and the
 scale are fitted on the training period only.

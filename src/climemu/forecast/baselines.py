@@ -1,7 +1,7 @@
 """Honest reference forecasts, fitted on the training period only, at the emulator's lead.
 
 At lead 1 with 12-month averaging the target shares 11 of its 12 months with the last input
-month, so persistence alone is very skilful (shared/design/data.md): every emulator score is
+month, so persistence alone is very skilful (docs/data.md): every emulator score is
 reported beside these. Each predictor maps inputs ``(B, 36, lat, lon)`` (normalised anomalies,
 month -1 last) to a forecast ``(B, lat, lon)``.
 """

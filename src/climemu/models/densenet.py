@@ -1,4 +1,4 @@
-"""The paper's DenseNet encoder-decoder (Appendix Table 1; shared/design/model.md).
+"""The paper's DenseNet encoder-decoder (Appendix Table 1; docs/model.md).
 
 Input (B, 36, 70, 125): the 36 preceding months are channels. Output (B, 1, 70, 125).
 Row by row (parameters): stem 129,600; dense K16L3 70,080; down 101,952; dense K16L6 119,136;

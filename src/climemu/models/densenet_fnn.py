@@ -2,7 +2,7 @@
 
 The convolutional network sees only a neighbourhood of each cell (its effective receptive field
 is far smaller than the domain), so it cannot use a remote link. Following the authors' later
-``DenseNetFNN`` (shared/design/model.md), at the 18 x 32 bottleneck the features are squeezed to
+``DenseNetFNN`` (docs/model.md), at the 18 x 32 bottleneck the features are squeezed to
 ``fnn_channels`` maps by BN-ReLU-Conv3x3, flattened, mixed by one bias-free ``Linear`` (every
 bottleneck cell reaches every other), reshaped, passed through a small BN-ReLU-Conv3x3 path and
 concatenated back onto the convolutional features before the decoder. The decoder's first

@@ -49,7 +49,7 @@ def _pct(v: float) -> str:
 
 
 def exact_setting(params) -> bool:
-    """Whether the truth is exact here: no smoothing and no seasonal cycle (shared/design/data.md)."""
+    """Whether the truth is exact here: no smoothing and no seasonal cycle (docs/data.md)."""
     return params.smooth.months == 1 and not params.data.synthetic.seasonal_cycle
 
 

@@ -1,4 +1,4 @@
-"""How far a heatmap agrees with the exact contributions (shared/design/attribution.md).
+"""How far a heatmap agrees with the exact contributions (docs/measures.md).
 
 The synthetic source knows the answer (:mod:`climemu.truth.exact`): the true contribution of input
 month m at cell q is ``coefficient[m, q] * x[m, q]``. Following Mamalakis et al. (2022), each

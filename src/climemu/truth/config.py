@@ -9,7 +9,7 @@ from climemu.core.config import Box, Strict
 
 
 class SyntheticConfig(Strict):
-    """The known linear stochastic model behind the synthetic North Atlantic (shared/design/data.md).
+    """The known linear stochastic model behind the synthetic North Atlantic (docs/data.md).
 
     a[t+1] = sum_k phi_k K_r a[t-k] + gain * 1_target * mean_source(a[t+1-lag]) + noise[t+1]
     with phi_k proportional to decay**k and summing to ``persistence``.

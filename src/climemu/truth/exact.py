@@ -1,4 +1,4 @@
-"""The exact answer an attribution should give, for the synthetic source (shared/design/data.md).
+"""The exact answer an attribution should give, for the synthetic source (docs/data.md).
 
 The anomalies follow a[t+1] = sum_{k=1..K} A_k a[t+1-k] + noise with K <= 36, so the best
 prediction of a[t+L] from the last 36 months is linear: its coefficients are the first block

@@ -1,4 +1,4 @@
-"""A synthetic North Atlantic with planted, known structure (shared/design/data.md).
+"""A synthetic North Atlantic with planted, known structure (docs/data.md).
 
 SST in degC = mean state + seasonal cycle + anomalies ``a`` from a finite-memory linear
 stochastic model on the ocean cells:
