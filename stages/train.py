@@ -8,7 +8,7 @@ from climemu.training.checkpoint import save_checkpoint
 from climemu.config import load_params
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
-from climemu.models import count_parameters
+from climemu.models.registry import count_parameters
 from climemu.core.tracking import log_stage
 from climemu.training.trainer import train
 

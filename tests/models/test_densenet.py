@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from climemu.config import ModelConfig
-from climemu.models import build_model, count_parameters
+from climemu.models.registry import build_model, count_parameters
 from climemu.models.densenet import DenseNet
 
 TABLE_1 = {"stem": 129_600, "dense1": 70_080, "down": 101_952, "dense2": 119_136,

@@ -8,7 +8,7 @@ from torch import nn
 from climemu.attribution.ablation import ablate_box, target_response
 from climemu.attribution.methods import attribute
 from climemu.config import Box, ModelConfig
-from climemu.models import ARCHITECTURES, build_model, count_parameters
+from climemu.models.registry import ARCHITECTURES, build_model, count_parameters
 from climemu.models.densenet_fnn import DenseNetFNN, bottleneck_size
 
 

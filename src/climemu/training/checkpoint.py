@@ -15,7 +15,7 @@ from torch import nn
 from climemu.models.config import ModelConfig
 from climemu.data.window import WindowedData
 from climemu.core.io import save_torch
-from climemu.models import build_model
+from climemu.models.registry import build_model
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, model_cfg: ModelConfig, data: WindowedData,

@@ -31,7 +31,7 @@ from climemu.models.config import ModelConfig
 from climemu.training.config import TrainConfig
 from climemu.core.devices import resolve_device
 from climemu.data.window import WindowedData
-from climemu.models import build_model
+from climemu.models.registry import build_model
 
 log = logging.getLogger(__name__)
 
