@@ -1,28 +1,22 @@
-"""Emulator architectures by name: ``model.arch`` picks one (a new one is a module and an entry)."""
+"""Emulator architectures by name: ``model.arch`` picks one from :mod:`climemu.models.registry`."""
 
 from __future__ import annotations
-
-from typing import Callable
 
 from torch import nn
 
 from climemu.models.config import ModelConfig
-from climemu.models.densenet import DenseNet
-from climemu.models.densenet_fnn import DenseNetFNN
+from climemu.models.registry import (ARCHITECTURES, check_architecture, register_architecture,
+                                     unregister_architecture)
 
-# name -> builder(cfg, grid, months); a new architecture is one module and one entry here.
-ARCHITECTURES: dict[str, Callable[[ModelConfig, tuple[int, int], int], nn.Module]] = {
-    "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample),
-    "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample, cfg.fnn_channels),
-}
+__all__ = ["ARCHITECTURES", "build_model", "count_parameters", "register_architecture",
+           "unregister_architecture"]
 
 
 def build_model(cfg: ModelConfig, grid: tuple[int, int], months: int = 36) -> nn.Module:
     try:
-        arch = ARCHITECTURES[cfg.arch]
-    except KeyError:
-        raise ValueError(f"model.arch: unknown architecture {cfg.arch!r}; "
-                         f"allowed: {', '.join(sorted(ARCHITECTURES))}") from None
+        arch = ARCHITECTURES[check_architecture(cfg.arch)]
+    except ValueError as e:
+        raise ValueError(f"model.arch: {e}") from None
     return arch(cfg, tuple(grid), months)
 
 

@@ -1,7 +1,7 @@
 """Small files in the exact CMIP6 layout of CESM2 Omon ``tos``, a fake ESGF index and data node,
 and an intake-esm catalog: what the real sources read, made by the tests (no internet).
 
-Layout (shared/design/data.md): ``tos(time, nlat, nlon)`` float32 with ``_FillValue`` 1e20,
+Layout: ``tos(time, nlat, nlon)`` float32 with ``_FillValue`` 1e20,
 2-D ``lat``/``lon(nlat, nlon)`` with longitude 0-360 and ``lat_bnds``/``lon_bnds(nlat, nlon,
 vertices)``, ``time`` in "days since 0001-01-01" with calendar 365_day and ``time_bnds(time, d2)``,
 files named ``tos_Omon_CESM2_piControl_r1i1p1f1_gn_YYYYMM-YYYYMM.nc``.
