@@ -13,6 +13,7 @@ __all__ = ["ARCHITECTURES", "build_model", "count_parameters", "register_archite
 
 
 def build_model(cfg: ModelConfig, grid: tuple[int, int], months: int = 36) -> nn.Module:
+    # Checked again here: a checkpoint may name an architecture this process has not registered.
     try:
         arch = ARCHITECTURES[check_architecture(cfg.arch)]
     except ValueError as e:
