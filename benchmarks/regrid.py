@@ -82,14 +82,17 @@ def peak_rss_mib() -> float:
 
 def measure(folder: str, years: int) -> None:
     """In the child: the fetch stage's work for data.source=local."""
-    from climemu.config import DataConfig
+    from climemu.config import DataConfig, load_params
     from climemu.data.sources import fetch
     from climemu.core.io import write_netcdf
     from climemu.core.progress import dask_progress
     from climemu.data.sources import dask_threads
 
     start = time.perf_counter()
-    cfg = DataConfig(source="local", paths=f"{folder}/tos_*.nc", years=[401, 400 + years])
+    # params.yaml's data section (the default box), on the files written above
+    committed = load_params(Path(__file__).resolve().parents[1] / "params.yaml").data.model_dump()
+    cfg = DataConfig.model_validate({**committed, "source": "local", "paths": f"{folder}/tos_*.nc",
+                                     "years": [401, 400 + years]})
     ds = fetch(cfg)
     with dask_threads(), dask_progress("fetch"):
         write_netcdf(ds, Path(folder) / "raw.nc")

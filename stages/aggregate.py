@@ -23,15 +23,15 @@ def main() -> None:
     metrics["lead"] = params.lead
     write_json(metrics, paths.AGGREGATE_METRICS)
     write_csv(aggregate.contribution_table(group, params.lead), paths.CONTRIBUTION)
-    figures.fig2_methods(instance, f"{paths.FIGURES}/fig2_methods.png")
-    figures.fig3_instance(instance, params.explain.group_method, f"{paths.FIGURES}/fig3_instance.png")
-    figures.fig4_group(group, f"{paths.FIGURES}/fig4_group.png")
+    figures.fig2_methods(instance, paths.FIG2)
+    figures.fig3_instance(instance, params.explain.group_method, paths.FIG3)
+    figures.fig4_group(group, paths.FIG4)
     a = metrics["attribution"]
     print("aggregate: " + "; ".join(f"{k}: r50 {v['radius50_km']:.0f} km, e-fold {v['efolding_month']:.1f}, "
                                     f"month -1 {v['share_month_minus1']:.2f}" for k, v in a["cells"].items())
           + f"; spread {a['curve_spread']:.3f}")
     log_stage("aggregate", {"lead": params.lead}, metrics,
-              artifacts=[paths.AGGREGATE_METRICS, paths.CONTRIBUTION, f"{paths.FIGURES}/fig4_group.png"],
+              artifacts=[paths.AGGREGATE_METRICS, paths.CONTRIBUTION, paths.FIG4],
               tags={"lead": params.lead, "arch": params.model.arch})
 
 

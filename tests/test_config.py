@@ -1,18 +1,72 @@
+import typing
+
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from climemu.config import ConfigError, load_params, parse_params
+from climemu.config import ConfigError, Params, load_params, parse_params
+from climemu.core.config import Strict
+from tests.helpers import PARAMS_FILE, params, raw_params
 
 
 def test_committed_params_are_valid():
-    p = load_params("params.yaml")
+    p = load_params(PARAMS_FILE)
     assert p.lead >= 1 and p.data.source == "synthetic"
 
 
-def test_defaults_mirror_the_paper_grid():
-    p = parse_params({})
+def test_committed_params_mirror_the_paper_grid():
+    p = load_params(PARAMS_FILE)
     assert (p.data.box.lat_max - p.data.box.lat_min, p.data.box.lon_max - p.data.box.lon_min) == (70, 125)
     assert p.data.n_months == 9600   # 800 years, model years 0401-1200
+
+
+def _all_sections(cls=Strict) -> list[type[Strict]]:
+    subs = cls.__subclasses__()
+    return subs + [s for sub in subs for s in _all_sections(sub)]
+
+
+def test_no_config_field_has_a_default():
+    # params.yaml is the only place defaults live: a default in a model would be a second one.
+    sections = _all_sections()
+    assert Params in sections and len(sections) >= 15
+    with_default = [f"{cls.__name__}.{name}" for cls in sections
+                    for name, field in cls.model_fields.items() if not field.is_required()]
+    assert not with_default, f"fields with a default (put the value in params.yaml): {with_default}"
+
+
+def _model_of(annotation) -> type[BaseModel] | None:
+    """The section model a field holds, directly or as the items of a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (model := _model_of(arg)) is not None:
+            return model
+    return None
+
+
+def _keys_against_fields(raw, model: type[BaseModel], where: str) -> list[str]:
+    """Keys of ``raw`` that are not fields of ``model``, and fields ``raw`` lacks, at any depth."""
+    if isinstance(raw, list):
+        return [p for i, item in enumerate(raw) for p in _keys_against_fields(item, model, f"{where}.{i}")]
+    problems = [f"{where}.{k}: not a field" for k in raw if k not in model.model_fields]
+    problems += [f"{where}.{k}: missing" for k in model.model_fields if k not in raw]
+    for key, value in raw.items():
+        sub = _model_of(model.model_fields[key].annotation) if key in model.model_fields else None
+        if sub is not None and isinstance(value, (dict, list)):
+            problems += _keys_against_fields(value, sub, f"{where}.{key}")
+    return problems
+
+
+def test_every_key_of_params_yaml_is_a_field_and_every_field_a_key():
+    assert _keys_against_fields(raw_params(), Params, "params.yaml") == []
+
+
+def test_a_missing_key_is_named():
+    raw = raw_params()
+    del raw["window"]["n_val"]
+    with pytest.raises(ConfigError) as err:
+        parse_params(raw)
+    assert "  window.n_val: Field required" in str(err.value)
 
 
 @pytest.mark.parametrize("raw, key, words", [
@@ -28,8 +82,11 @@ def test_defaults_mirror_the_paper_grid():
      "must be < 1"),
     ({"model": {"upsample": "cubic"}}, "model.upsample", "'nearest'"),
     ({"data": {"resolution": 0.7}}, "data", "not a multiple of resolution"),
-    ({"explain": {"methods": ["deeplift", "lime"]}}, "explain.methods.1", "'guided_backprop'"),
-    ({"explain": {"group_method": "gradcam"}}, "explain.group_method", "'deeplift'"),
+    # the allowed names come from the registries (climemu.models, climemu.attribution.methods)
+    ({"model": {"arch": "resnet"}}, "model.arch", "unknown architecture 'resnet'; allowed: densenet, densenet_fnn"),
+    ({"explain": {"methods": ["deeplift", "lime"]}}, "explain.methods.1",
+     "unknown attribution method 'lime'; allowed: deeplift, integrated_gradients, guided_backprop"),
+    ({"explain": {"group_method": "gradcam"}}, "explain.group_method", "allowed: deeplift,"),
     ({"explain": {"group_cells": [{"name": "x", "lat": 5.0, "lon": -30.0}]}}, "(top level)",
      "explain.group_cells.0 (x: 5.0, -30.0) lies outside data.box"),
     ({"explain": {"instance_cells": [{"name": "A", "lat": 50, "lon": -30}, {"name": "A", "lat": 40, "lon": -30}]}},
@@ -53,7 +110,7 @@ def test_defaults_mirror_the_paper_grid():
 ])
 def test_bad_params_name_the_key(raw, key, words):
     with pytest.raises(ConfigError) as err:
-        parse_params(raw)
+        params(raw)
     msg = str(err.value)
     assert f"  {key}:" in msg and words in msg, msg
 
@@ -65,9 +122,9 @@ def test_real_sources_ignore_the_synthetic_boxes():
            "explain": {"instance_cells": [{"name": "A", "lat": 5.5, "lon": 345.5}],
                        "group_cells": [{"name": "B", "lat": 5.5, "lon": 345.5}]},
            "ablate": {"box": {"lat_min": 4.0, "lat_max": 6.0, "lon_min": 344.0, "lon_max": 346.0}}}
-    assert parse_params(raw).data.years == [401, 1200]
+    assert params(raw).data.years == [401, 1200]
     with pytest.raises(ConfigError, match="synthetic.source_box"):
-        parse_params({**raw, "data": {**raw["data"], "source": "synthetic"}})
+        params({**raw, "data": {**raw["data"], "source": "synthetic"}})
 
 
 def test_load_params_reports_the_file(tmp_path):

@@ -33,20 +33,22 @@ PARAMS_FILE = "params.yaml"
 
 
 class Params(Strict):
-    lead: int = Field(1, ge=1, le=36)   # months ahead of the last input month
-    seed: int = 0
-    data: DataConfig = DataConfig()
-    smooth: SmoothConfig = SmoothConfig()
-    window: WindowConfig = WindowConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    explain: ExplainConfig = ExplainConfig()
-    basin: BasinConfig = BasinConfig()
-    ablate: AblateConfig = AblateConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    score: ScoreConfig = ScoreConfig()
-    sanity: SanityConfig = SanityConfig()
-    report: ReportConfig = ReportConfig()
+    """Every value lives in ``params.yaml``: no field has a default, so a missing key is an error."""
+
+    lead: int = Field(ge=1, le=36)   # months ahead of the last input month
+    seed: int
+    data: DataConfig
+    smooth: SmoothConfig
+    window: WindowConfig
+    model: ModelConfig
+    train: TrainConfig
+    explain: ExplainConfig
+    basin: BasinConfig
+    ablate: AblateConfig
+    evaluate: EvaluateConfig
+    score: ScoreConfig
+    sanity: SanityConfig
+    report: ReportConfig
 
     @model_validator(mode="after")
     def _inside_box(self) -> "Params":

@@ -6,9 +6,8 @@ import torch
 from torch import nn
 
 from climemu.attribution.basin import explain_basin, stratified_cells, summary
-from climemu.config import BasinConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 def test_every_ocean_cell_when_n_is_zero():
@@ -53,12 +52,12 @@ def data():
     x = rng.normal(15, 1, size=(200, 6, 7)).astype(np.float32)
     ds = make_sst(x, ocean=np.ones((6, 7), bool))
     ds.attrs["smoothing_months"] = 1
-    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=10, n_val=4, n_test=4), lead=1))
+    return WindowedData(ds, build_windows(ds, section("window", n_train=10, n_val=4, n_test=4), lead=1))
 
 
 def test_measures_of_a_model_that_copies_the_last_month(data):
     cells = np.array([[1, 1], [4, 5]])
-    cfg = BasinConfig(max_samples=6, batch_size=4, cells_per_pass=1)
+    cfg = section("basin", max_samples=6, batch_size=4, cells_per_pass=1)
     ds, stats = explain_basin(LastMonthCopy(), data, cfg, cells)
     # Everything on month -1 at the cell itself: share 1, radius 0 km, curve a unit spike.
     # Going back, month -2 (0) is the first below 1/e; month -2 has no mass, so the crossing
@@ -80,8 +79,8 @@ def test_cells_sharing_a_pass_give_the_same_measures(data):
     net = nn.Sequential(nn.Conv2d(36, 4, 3, padding=1, bias=False), nn.ReLU(),
                         nn.Conv2d(4, 1, 3, padding=1, bias=False)).eval()
     cells = np.array([[0, 0], [2, 3], [5, 6]])
-    one, _ = explain_basin(net, data, BasinConfig(max_samples=5, batch_size=2, cells_per_pass=1), cells)
-    three, _ = explain_basin(net, data, BasinConfig(max_samples=5, batch_size=2, cells_per_pass=3), cells)
+    one, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=1), cells)
+    three, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=3), cells)
     np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-6)
     np.testing.assert_allclose(one["r50_km"], three["r50_km"])
 

@@ -8,9 +8,9 @@ from torch import nn
 from climemu.attribution.sanity import (blocks_output_first, cascade, rank_agreement, sanity_check,
                                         sanity_measures)
 from climemu.attribution.explain import resolve_cells
-from climemu.config import CellSpec, WindowConfig
+from climemu.config import CellSpec
 from climemu.data.window import WindowedData, build_windows
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 class Tiny(nn.Module):
@@ -85,7 +85,7 @@ def test_sanity_check_on_the_tiny_network(trained):
     rng = np.random.default_rng(0)
     ds = make_sst(rng.normal(15, 1, size=(200, 8, 10)))
     ds.attrs["smoothing_months"] = 1
-    data = WindowedData(ds, build_windows(ds, WindowConfig(n_train=4, n_val=2, n_test=2), lead=1))
+    data = WindowedData(ds, build_windows(ds, section("window", n_train=4, n_val=2, n_test=2), lead=1))
     cell = resolve_cells([CellSpec(name="a", lat=13.5, lon=-46.5)], data.lat, data.lon, data.ocean)[0]
     out = sanity_check(trained, data, ["deeplift", "guided_backprop"], cell, n_samples=3, batch_size=2,
                        n_steps=4, seed=0, channels_last=False)

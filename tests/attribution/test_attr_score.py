@@ -7,9 +7,9 @@ from torch import nn
 
 from climemu.attribution.score import score_measures, score_methods
 from climemu.attribution.explain import resolve_cells
-from climemu.config import Box, CellSpec, WindowConfig
+from climemu.config import Box, CellSpec
 from climemu.data.window import WindowedData, build_windows
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def data():
     x = rng.normal(15, 1, size=(200, 8, 10)).astype(np.float32)
     ds = make_sst(x)
     ds.attrs["smoothing_months"] = 1
-    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=6, n_val=2, n_test=2), lead=1))
+    return WindowedData(ds, build_windows(ds, section("window", n_train=6, n_val=2, n_test=2), lead=1))
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
-from climemu.config import CellSpec, ExplainConfig, WindowConfig
+from climemu.config import CellSpec
 from climemu.data.window import WindowedData, build_windows
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def data():
     x[:, ~ocean] = np.nan
     ds = make_sst(x, ocean=ocean)
     ds.attrs["smoothing_months"] = 1
-    return WindowedData(ds, build_windows(ds, WindowConfig(n_train=12, n_val=4, n_test=4), lead=1))
+    return WindowedData(ds, build_windows(ds, section("window", n_train=12, n_val=4, n_test=4), lead=1))
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,9 @@ def conv_truth(conv, data, kernel_coefficients):
 
 def _cfg(**kw):
     cells = [CellSpec(name="a", lat=13.5, lon=-46.5), CellSpec(name="b", lat=10.5, lon=-49.5)]
-    return ExplainConfig(**{"methods": ["deeplift", "integrated_gradients", "input_x_gradient"],
-                            "instance_cells": cells, "group_cells": cells, "max_samples": 10,
-                            "batch_size": 4, "n_steps": 8, **kw})
+    return section("explain", {"methods": ["deeplift", "integrated_gradients", "input_x_gradient"],
+                               "instance_cells": cells, "group_cells": cells, "max_samples": 10,
+                               "batch_size": 4, "n_steps": 8, **kw})
 
 
 def test_cells_resolved_in_degrees_and_land_flagged(data):

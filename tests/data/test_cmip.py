@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from climemu.data.cmip import CmipError, FileSpan, open_files, sha256
-from tests.data.cmip6_files import (Grid, cmip6_dataset, file_name, linear_field, write_file,
-                                    write_files)
+from tests.helpers_cmip6 import (Grid, cmip6_dataset, file_name, linear_field, write_file,
+                                 write_files)
 
 GRID = Grid.make(n_lat=12, n_lon=15)
 

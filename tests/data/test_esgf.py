@@ -6,7 +6,7 @@ import pytest
 
 from climemu.data import esgf
 from climemu.data.esgf import EsgfError, RemoteFile
-from tests.data.cmip6_files import DATASET, FakeEsgf, Grid, closed_port_url, write_files
+from tests.helpers_cmip6 import DATASET, FakeEsgf, Grid, closed_port_url, write_files
 
 GRID = Grid.make(n_lat=40, n_lon=50)   # 192 kB per 2-year file: several read chunks
 

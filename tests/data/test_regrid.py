@@ -6,7 +6,7 @@ import xarray as xr
 from climemu.config import Box
 from climemu.data.regrid import CoverageError, Regridder, regrid
 from climemu.core.grid import cell_centres, wrap_lon
-from tests.data.cmip6_files import Grid, linear_field
+from tests.helpers_cmip6 import Grid, linear_field
 
 
 def test_linear_field_is_reproduced_exactly_across_0E():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from climemu.data.smooth import smooth, trailing_mean
-from tests.conftest import make_sst
+from tests.helpers import make_sst
 
 
 def test_trailing_mean_of_a_ramp():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climemu.config import Box, DataConfig, EsgfConfig, PangeoConfig
+from climemu.config import Box, DataConfig, PangeoConfig
 from climemu.truth import synthetic
 from climemu.core.calendar import monthly_time
 from climemu.data.cmip import CmipError
@@ -14,8 +14,9 @@ from climemu.data.pangeo import PangeoError, public_url
 from climemu.data.regrid import CoverageError
 from climemu.data.sources import fetch
 from climemu.core.io import write_netcdf
-from tests.data.cmip6_files import (DATASET, FakeEsgf, Grid, catalog_row, cmip6_dataset, linear_field,
-                                    write_catalog, write_files)
+from tests.helpers_cmip6 import (DATASET, FakeEsgf, Grid, catalog_row, cmip6_dataset, linear_field,
+                                 write_catalog, write_files)
+from tests.helpers import section
 
 # Source grid 35-75 N, 330 E..29 E (wrapping through 0 E); the box crosses 0 E.
 GRID = Grid.make(n_lat=40, n_lon=50, lat0=35.0, lon0=330.0)
@@ -25,8 +26,7 @@ LAND[20:24, 30:34] = True            # about 55-58 N, 6-10 E
 
 
 def cfg(**over) -> DataConfig:
-    base = dict(source="local", box=BOX, years=[402, 404])
-    return DataConfig(**{**base, **over})
+    return section("data", dict(source="local", box=BOX, years=[402, 404]), **over)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_local_values_mask_and_layout(local, files):
 
 
 def test_same_file_layout_as_the_synthetic_source(local, tmp_path):
-    cfg = DataConfig(years=[401, 402], synthetic={"spinup_months": 12})
+    cfg = section("data", years=[401, 402], synthetic={"spinup_months": 12})
     syn = synthetic.generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years)
     write_netcdf(local, tmp_path / "real.nc")
     write_netcdf(syn, tmp_path / "syn.nc")
@@ -94,7 +94,8 @@ def test_esgf_source_gives_what_local_gives(files, local, tmp_path):
     with FakeEsgf() as fake:
         for f in files:
             fake.publish(f)
-        esgf_cfg = EsgfConfig(index_nodes=[fake.url("/search")], download_dir=str(tmp_path / "dl"), timeout_s=5)
+        esgf_cfg = section("data.esgf", index_nodes=[fake.url("/search")], download_dir=str(tmp_path / "dl"),
+                           timeout_s=5)
         ds = fetch(cfg(source="esgf", esgf=esgf_cfg)).compute()
     xr.testing.assert_identical(ds.drop_attrs(), local.drop_attrs())
     assert ds.attrs["dataset_id"] == f"{DATASET}.v20190320" and ds.attrs["fetch_source"] == "esgf"

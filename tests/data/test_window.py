@@ -5,7 +5,7 @@ import xarray as xr
 from climemu.config import ConfigError, WindowConfig
 from climemu.data.window import (SPLITS, WindowedData, build_windows, gap_months, plan_splits,
                                  touched_months)
-from tests.conftest import make_sst
+from tests.helpers import make_sst
 
 CFG = WindowConfig(input_months=36, n_train=10, n_val=5, n_test=4, stride=2)
 

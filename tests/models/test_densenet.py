@@ -7,6 +7,7 @@ from torch import nn
 from climemu.config import ModelConfig
 from climemu.models.registry import build_model, count_parameters
 from climemu.models.densenet import DenseNet
+from tests.helpers import section
 
 TABLE_1 = {"stem": 129_600, "dense1": 70_080, "down": 101_952, "dense2": 119_136,
            "up": 101_952, "dense3": 49_056, "last": 34_524}
@@ -44,7 +45,7 @@ def test_relus_are_separate_modules_and_not_in_place():
 
 @pytest.mark.parametrize("mode", ["nearest", "bicubic"])
 def test_registry_builds_other_grids(mode):
-    model = build_model(ModelConfig(upsample=mode), grid=(20, 30))
+    model = build_model(section("model", upsample=mode), grid=(20, 30))
     assert model(torch.zeros(2, 36, 20, 30)).shape == (2, 1, 20, 30)
     assert count_parameters(model) == 606_300   # counts do not depend on the grid
 

@@ -7,9 +7,10 @@ from torch import nn
 
 from climemu.attribution.ablation import ablate_box, target_response
 from climemu.attribution.methods import attribute
-from climemu.config import Box, ModelConfig
+from climemu.config import Box
 from climemu.models.registry import ARCHITECTURES, build_model, count_parameters
 from climemu.models.densenet_fnn import DenseNetFNN, bottleneck_size
+from tests.helpers import section
 
 
 def test_fnn_counts_by_hand():
@@ -21,14 +22,14 @@ def test_fnn_counts_by_hand():
     assert count_parameters(model.up) == 416 + 19_968 + 192 + 82_944
     assert count_parameters(model) == 606_300 + 334_034 + (103_520 - 101_952) == 941_902
     assert bottleneck_size((70, 125)) == (18, 32)
-    assert count_parameters(build_model(ModelConfig(arch="densenet_fnn", fnn_channels=2), (70, 125))) \
+    assert count_parameters(build_model(section("model", arch="densenet_fnn", fnn_channels=2), (70, 125))) \
         == 941_902 + (2 * 576) ** 2 - 576 ** 2 + 1_728 + 2 + 144
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_deeplift_runs_on_every_variant_and_is_complete(arch):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(arch=arch), grid=(20, 30)).eval()
+    model = build_model(section("model", arch=arch), grid=(20, 30)).eval()
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     assert len(relus) == len({id(m) for m in relus}) and not any(r.inplace for r in relus)
     x = torch.randn(2, 36, 20, 30)
@@ -46,7 +47,7 @@ def test_only_the_fnn_variant_sees_a_cell_beyond_the_receptive_field():
     responses = {}
     for arch in ("densenet", "densenet_fnn"):
         torch.manual_seed(0)
-        model = build_model(ModelConfig(arch=arch), grid=(16, 128)).eval()
+        model = build_model(section("model", arch=arch), grid=(16, 128)).eval()
         diff = ablate_box(model, x, lat, lon, source)
         responses[arch] = float(np.abs(target_response(diff, lat, lon, target)).max())
     assert responses["densenet"] == 0.0

@@ -15,41 +15,16 @@ import pytest
 import xarray as xr
 import yaml
 
+from tests.helpers import TINY, merge
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline
 
-TINY = {
-    "data": {"box": {"lat_min": 45.0, "lat_max": 65.0, "lon_min": -50.0, "lon_max": -20.0},
-             "years": [401, 430],
-             "synthetic": {"spinup_months": 24,
-                           "source_box": {"lat_min": 46.0, "lat_max": 50.0, "lon_min": -45.0, "lon_max": -40.0},
-                           "target_box": {"lat_min": 58.0, "lat_max": 62.0, "lon_min": -30.0, "lon_max": -25.0}}},
-    "window": {"n_train": 32, "n_val": 16, "n_test": 16},
-    "train": {"epochs": 1, "batch_size": 16},
-    "explain": {"n_steps": 4, "max_samples": 6, "batch_size": 3,
-                "instance_cells": [{"name": "A", "lat": 64.5, "lon": -45.5},
-                                   {"name": "B", "lat": 55.5, "lon": -35.5}],
-                "group_cells": [{"name": "target_box", "lat": 60.5, "lon": -27.5},
-                                {"name": "open_ocean", "lat": 50.5, "lon": -35.5}]},
-    "ablate": {"box": {"lat_min": 52.0, "lat_max": 55.0, "lon_min": -38.0, "lon_max": -35.0},
-               "max_samples": 6},
-    "basin": {"n_cells": 3, "max_samples": 4, "batch_size": 2, "cells_per_pass": 2},
-    "evaluate": {"lim_modes": [2, 5]},
-    "score": {"max_samples": 2, "batch_size": 2, "n_steps": 4},
-    "sanity": {"max_samples": 2, "batch_size": 2, "n_steps": 4, "cell": "open_ocean"},
-}
 STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "report", "sanity", "score",
           "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
            "input_x_gradient"}
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(base[k], v) if isinstance(v, dict) else v
-    return out
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:
@@ -66,7 +41,7 @@ def _make_repo(dst: Path) -> dict:
         if (ROOT / f).is_file() and not f.startswith(("metrics/", "plots/")) and f != "dvc.lock":
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, dst / f)
-    params = _merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "DVC_NO_ANALYTICS": "1", "MPLBACKEND": "Agg",
@@ -213,7 +188,7 @@ def test_torchrun_two_cpu_processes(repo, tmp_path):
 
 def _varying_field(lat, lon, months):
     """The linear field plus anomalies that vary in time (the emulator needs a non-zero scale)."""
-    from tests.data.cmip6_files import linear_field
+    from tests.helpers_cmip6 import linear_field
 
     rng = np.random.default_rng(int(months[0]))
     wave = np.sin(0.37 * months[:, None, None] + 0.2 * lat) * np.cos(0.11 * months[:, None, None] + 0.15 * lon)
@@ -223,7 +198,7 @@ def _varying_field(lat, lon, months):
 def test_exp_run_on_local_cmip6_files(tmp_path_factory):
     """`dvc exp run -S data.source=local -S data.paths=<glob>`: every stage runs on files in the
     real CMIP6 layout (curvilinear grid, 0-360 longitude, 365_day, 1e20 fill, files in sequence)."""
-    from tests.data.cmip6_files import Grid, write_files
+    from tests.helpers_cmip6 import Grid, write_files
 
     base = tmp_path_factory.mktemp("local")
     grid = Grid.make(n_lat=30, n_lon=40, lat0=40.0, lon0=300.0)      # 40-69 N, 60-12 W

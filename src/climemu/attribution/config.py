@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from climemu.attribution.methods import METHODS
 from climemu.core.config import Box, Strict
 
-
-METHOD_NAMES = ("deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap",
-                "saliency", "input_x_gradient")
-
-
-Method = Literal["deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap",
-                 "saliency", "input_x_gradient"]
+# A name of the method registry, checked there: the error lists the registered names.
+MethodName = Annotated[str, AfterValidator(METHODS.check)]
 
 
 class CellSpec(Strict):
@@ -29,26 +25,22 @@ class CellSpec(Strict):
 class ExplainConfig(Strict):
     """The explain stage (paper Sec. 3-4): instance and group explanations through Captum."""
 
-    methods: list[Method] = Field(default_factory=lambda: list(METHOD_NAMES), min_length=1)
-    group_method: Method = "deeplift"      # the paper's choice after Fig. 2
-    n_steps: int = Field(32, ge=2)          # Integrated Gradients
-    shap_baselines: Literal["zeros", "training"] = "zeros"   # the paper used zeros
-    shap_n_baselines: int = Field(8, ge=2)
-    instance_sample: int = Field(0, ge=0)   # position in the training split
-    instance_cells: list[CellSpec] = Field(min_length=1, default_factory=lambda: [
-        CellSpec(name="A", lat=66.5, lon=-40.5), CellSpec(name="B", lat=55.5, lon=-40.5),
-        CellSpec(name="C", lat=35.5, lon=-30.5)])
-    group_cells: list[CellSpec] = Field(min_length=1, default_factory=lambda: [
-        CellSpec(name="target_box", lat=55.5, lon=-27.5), CellSpec(name="mid_atlantic", lat=40.5, lon=-45.5),
-        CellSpec(name="subtropics", lat=25.5, lon=-40.5)])
-    max_samples: int = Field(128, ge=1)
+    methods: list[MethodName] = Field(min_length=1)
+    group_method: MethodName                # the paper's is deeplift (after Fig. 2)
+    n_steps: int = Field(ge=2)              # Integrated Gradients
+    shap_baselines: Literal["zeros", "training"]   # the paper used zeros
+    shap_n_baselines: int = Field(ge=2)
+    instance_sample: int = Field(ge=0)      # position in the training split
+    instance_cells: list[CellSpec] = Field(min_length=1)
+    group_cells: list[CellSpec] = Field(min_length=1)
+    max_samples: int = Field(ge=1)
     # Group DeepLift runs every group cell from one forward pass (climemu.attribution.fast);
     # benchmarks/attribution.py, 2 CPU cores: 4 samples x 3 cells per pass, channels_last,
     # 32 ms per attribution, 3.4x plain Captum and 73% of the matmul-rate limit.
-    batch_size: int = Field(4, ge=1)
-    channels_last: bool = True
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    nproc: int = Field(1, ge=1)             # processes under torchrun, each a block of samples
+    batch_size: int = Field(ge=1)
+    channels_last: bool
+    device: Literal["auto", "cpu", "cuda"]
+    nproc: int = Field(ge=1)                # processes under torchrun, each a block of samples
 
     @model_validator(mode="after")
     def _unique(self) -> "ExplainConfig":
@@ -68,23 +60,23 @@ class BasinConfig(Strict):
     drawn with the top-level ``seed``.
     """
 
-    n_cells: int = Field(24, ge=0)
-    band_degrees: float = Field(10.0, gt=0)   # latitude bands of the stratified sample
-    max_samples: int = Field(32, ge=1)        # per cell, evenly spaced over the training split
-    batch_size: int = Field(4, ge=1)
-    cells_per_pass: int = Field(8, ge=1)      # output cells sharing one forward pass
-    channels_last: bool = True
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    nproc: int = Field(1, ge=1)               # processes under torchrun, each a block of cells
+    n_cells: int = Field(ge=0)
+    band_degrees: float = Field(gt=0)   # latitude bands of the stratified sample
+    max_samples: int = Field(ge=1)      # per cell, evenly spaced over the training split
+    batch_size: int = Field(ge=1)
+    cells_per_pass: int = Field(ge=1)   # output cells sharing one forward pass
+    channels_last: bool
+    device: Literal["auto", "cpu", "cuda"]
+    nproc: int = Field(ge=1)            # processes under torchrun, each a block of cells
 
 
 class AblateConfig(Strict):
     """The ablate stage (paper Sec. 4.3, Fig. 5): a box of the input set to the baseline."""
 
-    box: Box = Box(lat_min=35, lat_max=40, lon_min=-45, lon_max=-40)
-    halo: int = Field(3, ge=0)      # cells around the box counted as "near"
-    max_samples: int = Field(64, ge=1)
-    batch_size: int = Field(16, ge=1)
+    box: Box
+    halo: int = Field(ge=0)      # cells around the box counted as "near"
+    max_samples: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
 
 
 class ScoreConfig(Strict):
@@ -94,16 +86,16 @@ class ScoreConfig(Strict):
     costs ``n_steps`` forward-backward passes per sample, so it gets its own, smaller step count.
     """
 
-    max_samples: int = Field(8, ge=1)       # training samples per group cell, the first ones
-    batch_size: int = Field(4, ge=1)
-    n_steps: int = Field(16, ge=2)          # Integrated Gradients
+    max_samples: int = Field(ge=1)     # training samples per group cell, the first ones
+    batch_size: int = Field(ge=1)
+    n_steps: int = Field(ge=2)         # Integrated Gradients
 
 
 class SanityConfig(Strict):
     """The sanity stage: cascading re-initialisation of the trained network (Adebayo et al. 2018)."""
 
-    seed: int = 0                           # the re-initialisation draws
-    cell: str | None = None                 # a name among explain.group_cells; None: the first
-    max_samples: int = Field(4, ge=1)
-    batch_size: int = Field(4, ge=1)
-    n_steps: int = Field(16, ge=2)          # Integrated Gradients
+    seed: int                          # the re-initialisation draws
+    cell: str | None                   # a name among explain.group_cells; None: the first
+    max_samples: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    n_steps: int = Field(ge=2)         # Integrated Gradients

@@ -5,6 +5,15 @@ zero baselines, and uses DeepLift for everything after Fig. 2. Saliency and Inpu
 are added because the geoscience benchmark of Mamalakis et al. (2022) ranks them
 (docs/measures.md, agreement). Every method explains one output cell (paper Sec. 3.2,
 :mod:`climemu.attribution.pixel`).
+
+Adding a method is one module and one entry: a class built on the explained function (the
+network reduced to one output cell, ``(B, months, H, W) -> (B,)``) whose ``attribute(inputs,
+**kwargs)`` returns attributions of the inputs' shape, as Captum's classes do, then::
+
+    register_method("mymethod", Method(MyMethod, uses_baselines=False, has_delta=False))
+
+``explain.methods`` and ``explain.group_method`` accept exactly the names registered here. This
+module imports no configuration, so ``attribution/config.py`` can read the registry.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ from torch import nn
 
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.pixel import PixelOutput, check_cell
+from climemu.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,7 @@ class Method:
     has_delta: bool        # Captum returns a per-sample convergence delta we expose
 
 
-METHODS: dict[str, Method] = {
+METHODS: Registry[Method] = Registry("attribution method", {
     "deeplift": Method(DeepLift, uses_baselines=True, has_delta=True),
     "integrated_gradients": Method(IntegratedGradients, uses_baselines=True, has_delta=True),
     "guided_backprop": Method(GuidedBackprop, uses_baselines=False, has_delta=False),
@@ -38,14 +48,15 @@ METHODS: dict[str, Method] = {
     # Captum's default abs=True: the classic saliency map |df/dx|, hence never negative.
     "saliency": Method(Saliency, uses_baselines=False, has_delta=False),
     "input_x_gradient": Method(InputXGradient, uses_baselines=False, has_delta=False),
-}
+})
+
+register_method = METHODS.register       # (name, Method(...))
+unregister_method = METHODS.unregister
 
 
 def get_method(name: str) -> Method:
     """The registry entry for ``name``; ValueError naming the allowed values otherwise."""
-    if name not in METHODS:
-        raise ValueError(f"unknown attribution method {name!r}; allowed: {', '.join(METHODS)}")
-    return METHODS[name]
+    return METHODS[METHODS.check(name)]
 
 
 def _shap_baselines(baselines, inputs: torch.Tensor) -> torch.Tensor:

@@ -1,39 +1,46 @@
-"""Where each stage writes: one place, used by the stages and named again in dvc.yaml."""
+"""Where each stage writes: the constants the stages use, read from ``paths.yaml`` beside this
+module, which ``dvc.yaml`` reads too (``vars``), so every output path is written once."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import yaml
+
 _EXPS_MARKER = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
 
+PATHS_FILE = Path(__file__).with_name("paths.yaml")
+OUTPUTS: dict[str, str] = yaml.safe_load(PATHS_FILE.read_text())["paths"]   # key -> path
 
-RAW = "data/raw.nc"                 # fetch: tos (time, lat, lon) degC, NaN over land
-SMOOTHED = "data/smoothed.nc"       # smooth: trailing moving average
-WINDOWS = "data/windows.nc"         # window: split index tables + training normalisation
-MODEL = "models/model.pt"           # train: weights + config + normalisation
-TRAIN_METRICS = "metrics/train.json"
-TRAIN_CURVE = "plots/train_curve.csv"
-INSTANCE = "explain/instance.nc"    # explain: heatmaps (method, cell, month, lat, lon) of one sample
-GROUP = "explain/group.nc"          # explain: mean +/-/|.| heatmaps (cell, month, lat, lon)
-EXPLAIN_METRICS = "metrics/explain.json"
-AGGREGATE_METRICS = "metrics/aggregate.json"
-CONTRIBUTION = "plots/contribution.csv"
-FIGURES = "plots/figures"           # PNG figures of the paper (Fig. 2-5)
-ABLATE_METRICS = "metrics/ablate.json"
-FIG5 = "plots/figures/fig5_ablation.png"
-SKILL_METRICS = "metrics/skill.json"
-SKILL = "plots/skill.csv"
-FIG1 = "plots/figures/fig1_test_sample.png"
-SKILL_MAP = "plots/figures/skill_map.png"
-BASIN = "explain/basin.nc"          # basin: measures and curves per explained ocean cell
-BASIN_METRICS = "metrics/basin.json"
-BASIN_FIGURE = "plots/figures/basin_maps.png"
-SCORE_METRICS = "metrics/score.json"            # score: every method against the exact contributions
-SCORE_FIGURE = "plots/figures/score_methods.png"
-SANITY_METRICS = "metrics/sanity.json"          # sanity: cascading randomisation (Adebayo et al. 2018)
-SANITY_FIGURE = "plots/figures/sanity.png"
-FINDINGS = "reports/findings.md"                # report: the paper's findings as tested claims
+RAW = OUTPUTS["raw"]
+SMOOTHED = OUTPUTS["smoothed"]
+WINDOWS = OUTPUTS["windows"]
+MODEL = OUTPUTS["model"]
+TRAIN_METRICS = OUTPUTS["train_metrics"]
+TRAIN_CURVE = OUTPUTS["train_curve"]
+INSTANCE = OUTPUTS["instance"]
+GROUP = OUTPUTS["group"]
+EXPLAIN_METRICS = OUTPUTS["explain_metrics"]
+AGGREGATE_METRICS = OUTPUTS["aggregate_metrics"]
+CONTRIBUTION = OUTPUTS["contribution"]
+FIG2 = OUTPUTS["fig2"]
+FIG3 = OUTPUTS["fig3"]
+FIG4 = OUTPUTS["fig4"]
+ABLATE_METRICS = OUTPUTS["ablate_metrics"]
+FIG5 = OUTPUTS["fig5"]
+SKILL_METRICS = OUTPUTS["skill_metrics"]
+SKILL = OUTPUTS["skill"]
+FIG1 = OUTPUTS["fig1"]
+SKILL_MAP = OUTPUTS["skill_map"]
+BASIN = OUTPUTS["basin"]
+BASIN_METRICS = OUTPUTS["basin_metrics"]
+BASIN_FIGURE = OUTPUTS["basin_figure"]
+SCORE_METRICS = OUTPUTS["score_metrics"]
+SCORE_FIGURE = OUTPUTS["score_figure"]
+SANITY_METRICS = OUTPUTS["sanity_metrics"]
+SANITY_FIGURE = OUTPUTS["sanity_figure"]
+FINDINGS = OUTPUTS["findings"]
 
 
 def repository_root(start: str | Path | None = None) -> Path:

@@ -11,28 +11,17 @@ from climemu.core.config import Box, Strict
 from climemu.truth.config import SyntheticConfig
 
 
-# Index nodes of the ESGF search API (esg-search, Solr JSON), tried in turn: nodes change and go
-# down (docs/data.md). Any node that answers with ``distrib=true`` searches them all.
-ESGF_INDEX_NODES = (
-    "https://esgf-node.ornl.gov/esgf-1-5-bridge",
-    "https://esgf.ceda.ac.uk/esg-search/search",
-    "https://esgf-data.dkrz.de/esg-search/search",
-    "https://esgf-node.ipsl.upmc.fr/esg-search/search",
-)
-
-
-PANGEO_CATALOG = "https://storage.googleapis.com/cmip6/pangeo-cmip6.json"
-
-
 class EsgfConfig(Strict):
     """``data.source: esgf``: search, then download over HTTP with checksums."""
 
-    index_nodes: list[str] = Field(default_factory=lambda: list(ESGF_INDEX_NODES), min_length=1)
-    timeout_s: float = Field(30.0, gt=0)     # per request: connect and each read
-    retries: int = Field(3, ge=0)            # resumed attempts per file after a dropped connection
+    # Index nodes of the ESGF search API (esg-search, Solr JSON), tried in turn: nodes change and
+    # go down. Any node that answers with ``distrib=true`` searches them all.
+    index_nodes: list[str] = Field(min_length=1)
+    timeout_s: float = Field(gt=0)     # per request: connect and each read
+    retries: int = Field(ge=0)         # resumed attempts per file after a dropped connection
     # Relative paths are taken from the main repository's root, so queued experiments share it.
     # Not a DVC output: a re-run (or `dvc exp run`) keeps what is already downloaded and verified.
-    download_dir: str = Field("data/downloads", min_length=1)
+    download_dir: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _urls(self) -> "EsgfConfig":
@@ -45,21 +34,21 @@ class EsgfConfig(Strict):
 class PangeoConfig(Strict):
     """``data.source: pangeo``: the Pangeo CMIP6 intake-esm catalog (zarr stores, anonymous)."""
 
-    catalog: str = Field(PANGEO_CATALOG, min_length=1)
+    catalog: str = Field(min_length=1)
 
 
 class DataConfig(Strict):
     """The fetch stage: where SST comes from and the box it is cut to."""
 
-    source: Literal["synthetic", "local", "esgf", "pangeo"] = "synthetic"
-    box: Box = Box(lat_min=10, lat_max=80, lon_min=-100, lon_max=25)
-    resolution: float = Field(1.0, gt=0, le=10)   # degrees
+    source: Literal["synthetic", "local", "esgf", "pangeo"]
+    box: Box
+    resolution: float = Field(gt=0, le=10)   # degrees
     # [first, last] model years, inclusive; the paper's last 800 years of the 1,200-year run.
-    years: list[int] = Field(default_factory=lambda: [401, 1200], min_length=2, max_length=2)
-    paths: str | None = None                      # local: a glob of CMIP6 netCDF files
-    esgf: EsgfConfig = EsgfConfig()
-    pangeo: PangeoConfig = PangeoConfig()
-    synthetic: SyntheticConfig = SyntheticConfig()
+    years: list[int] = Field(min_length=2, max_length=2)
+    paths: str | None                        # local: a glob of CMIP6 netCDF files
+    esgf: EsgfConfig
+    pangeo: PangeoConfig
+    synthetic: SyntheticConfig
 
     @model_validator(mode="after")
     def _check(self) -> "DataConfig":
@@ -95,14 +84,14 @@ class DataConfig(Strict):
 class SmoothConfig(Strict):
     """The smooth stage: trailing moving average; ``months: 1`` switches it off."""
 
-    months: int = Field(12, ge=1, le=120)
+    months: int = Field(ge=1, le=120)
 
 
 class WindowConfig(Strict):
     """The window stage: chronological sample counts (the paper: 1,280 train, 2,048 validation)."""
 
-    input_months: int = Field(36, ge=1)
-    n_train: int = Field(256, ge=1)
-    n_val: int = Field(128, ge=1)
-    n_test: int = Field(128, ge=1)
-    stride: int = Field(1, ge=1)   # months between the targets of consecutive samples
+    input_months: int = Field(ge=1)
+    n_train: int = Field(ge=1)
+    n_val: int = Field(ge=1)
+    n_test: int = Field(ge=1)
+    stride: int = Field(ge=1)   # months between the targets of consecutive samples

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from climemu.core.config import Strict
+from climemu.models.registry import check_architecture
 
 
 class ModelConfig(Strict):
-    arch: Literal["densenet", "densenet_fnn"] = "densenet"
+    # a name of the registry (climemu.models.registry.ARCHITECTURES), checked there
+    arch: Annotated[str, AfterValidator(check_architecture)]
     # Table 1 says nearest, the paper's text bicubic (docs/model.md).
-    upsample: Literal["nearest", "bilinear", "bicubic"] = "nearest"
-    fnn_channels: int = Field(1, ge=1)   # densenet_fnn: maps mixed by the bottleneck's Linear
+    upsample: Literal["nearest", "bilinear", "bicubic"]
+    fnn_channels: int = Field(ge=1)   # densenet_fnn: maps mixed by the bottleneck's Linear

@@ -1,4 +1,14 @@
-"""Emulator architectures by name: ``model.arch`` picks one (a new one is a module and an entry)."""
+"""Emulator architectures by name: ``model.arch`` picks one, and ``ModelConfig`` checks the name here.
+
+Adding an architecture is one module and one entry: write the network (``forward(x)`` maps
+``(B, months, H, W)`` to ``(B, 1, H, W)``; a ``BLOCKS`` list of its layer names if the sanity
+cascade should re-initialise it block by block), then::
+
+    register_architecture("mynet", lambda cfg, grid, months: MyNet(grid, months))
+
+This module imports no configuration (the builder's ``cfg`` is a ``ModelConfig``), so
+``models/config.py`` can read the registry without an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +16,31 @@ from typing import Callable
 
 from torch import nn
 
-from climemu.models.config import ModelConfig
+from climemu.core.registry import Registry
 from climemu.models.densenet import DenseNet
 from climemu.models.densenet_fnn import DenseNetFNN
 
-# name -> builder(cfg, grid, months); a new architecture is one module and one entry here.
-ARCHITECTURES: dict[str, Callable[[ModelConfig, tuple[int, int], int], nn.Module]] = {
+# builder(cfg, grid, months) -> the network; cfg is the ``model`` section (``ModelConfig``, which
+# imports this registry to check names, so it is not imported here).
+Builder = Callable[[object, tuple[int, int], int], nn.Module]
+
+ARCHITECTURES: Registry[Builder] = Registry("architecture", {
     "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample),
     "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample, cfg.fnn_channels),
-}
+})
+
+register_architecture = ARCHITECTURES.register       # (name, builder)
+unregister_architecture = ARCHITECTURES.unregister
+check_architecture = ARCHITECTURES.check             # name, or ValueError listing the names
 
 
-def build_model(cfg: ModelConfig, grid: tuple[int, int], months: int = 36) -> nn.Module:
+def build_model(cfg, grid: tuple[int, int], months: int = 36) -> nn.Module:
+    """The network that ``cfg`` (the ``model`` section) names, for a ``grid`` of (lat, lon) cells."""
+    # Checked again here: a checkpoint may name an architecture this process has not registered.
     try:
-        arch = ARCHITECTURES[cfg.arch]
-    except KeyError:
-        raise ValueError(f"model.arch: unknown architecture {cfg.arch!r}; "
-                         f"allowed: {', '.join(sorted(ARCHITECTURES))}") from None
+        arch = ARCHITECTURES[check_architecture(cfg.arch)]
+    except ValueError as e:
+        raise ValueError(f"model.arch: {e}") from None
     return arch(cfg, tuple(grid), months)
 
 

@@ -15,7 +15,7 @@ class ReportConfig(Strict):
     states every rule beside its numbers).
     """
 
-    local_km: float = Field(1500.0, gt=0)        # finding 1: 90% of |attribution| within this radius
-    spread_max: float = Field(0.02, gt=0)        # finding 3: largest std across cells of a month's share
-    response_ratio_max: float = Field(0.1, gt=0)  # finding 4: network / true ablation response
-    sanity_rank_max: float = Field(0.5, gt=0, le=1)   # a method "fails" above this rank correlation
+    local_km: float = Field(gt=0)         # finding 1: 90% of |attribution| within this radius
+    spread_max: float = Field(gt=0)       # finding 3: largest std across cells of a month's share
+    response_ratio_max: float = Field(gt=0)   # finding 4: network / true ablation response
+    sanity_rank_max: float = Field(gt=0, le=1)   # a method "fails" above this rank correlation

@@ -11,16 +11,16 @@ from climemu.core.config import Strict
 
 
 class TrainConfig(Strict):
-    epochs: int = Field(8, ge=1)
-    batch_size: int = Field(16, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-5, ge=0)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    channels_last: bool = False
-    num_threads: int = Field(0, ge=0)   # 0: torch's default
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    device: Literal["auto", "cpu", "cuda"]
+    channels_last: bool
+    num_threads: int = Field(ge=0)   # 0: torch's default
     # Processes under torchrun (DistributedDataParallel): NCCL on GPUs, gloo on CPU cores.
     # batch_size is the global batch; each process takes batch_size / nproc samples of it.
-    nproc: int = Field(1, ge=1)
+    nproc: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _divisible(self) -> "TrainConfig":

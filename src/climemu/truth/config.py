@@ -15,19 +15,19 @@ class SyntheticConfig(Strict):
     with phi_k proportional to decay**k and summing to ``persistence``.
     """
 
-    seed: int = 1234
-    memory_months: int = Field(12, ge=1, le=36)
-    persistence: float = Field(0.92, gt=0)
-    decay: float = Field(0.4, gt=0, le=1)
-    kernel_radius: int = Field(2, ge=0, le=10)
-    noise_std: float = Field(0.3, gt=0)          # degC, innovation std per month
-    noise_length: float = Field(3.0, ge=0)       # cells, Gaussian sigma of the noise
-    seasonal_cycle: bool = True
-    tele_gain: float = Field(0.06, ge=0)
-    tele_lag: int = Field(3, ge=1, le=36)
-    source_box: Box = Box(lat_min=15, lat_max=25, lon_min=-75, lon_max=-60)
-    target_box: Box = Box(lat_min=50, lat_max=60, lon_min=-35, lon_max=-20)
-    spinup_months: int = Field(240, ge=0)
+    seed: int
+    memory_months: int = Field(ge=1, le=36)
+    persistence: float = Field(gt=0)
+    decay: float = Field(gt=0, le=1)
+    kernel_radius: int = Field(ge=0, le=10)
+    noise_std: float = Field(gt=0)          # degC, innovation std per month
+    noise_length: float = Field(ge=0)       # cells, Gaussian sigma of the noise
+    seasonal_cycle: bool
+    tele_gain: float = Field(ge=0)
+    tele_lag: int = Field(ge=1, le=36)
+    source_box: Box
+    target_box: Box
+    spinup_months: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _stable(self) -> "SyntheticConfig":

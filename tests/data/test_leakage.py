@@ -5,16 +5,12 @@ smoothing (tests/data/test_smooth.py), the sealed test split (tests/data/test_wi
 """
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from climemu.config import WindowConfig
 from climemu.data.window import SPLITS, WindowedData, build_windows
-from tests.conftest import make_sst
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT, make_sst, section
 
 
 def test_only_evaluate_unseals_the_test_split():
@@ -30,7 +26,7 @@ def test_every_window_stays_in_its_split(lead):
     x = np.random.default_rng(0).normal(size=(700, 2, 2)).astype(np.float32)
     ds = make_sst(x)
     ds.attrs["smoothing_months"] = smoothing
-    w = build_windows(ds, WindowConfig(n_train=40, n_val=30, n_test=20, stride=3), lead)
+    w = build_windows(ds, section("window", n_train=40, n_val=30, n_test=20, stride=3), lead)
     data = WindowedData(ds, w, allow_test=True)
     raw_months = {}
     for split in SPLITS:

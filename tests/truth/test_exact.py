@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from climemu.truth.synthetic import LinearModel
 from climemu.truth.exact import coefficients
+from tests.helpers import section
 
 
 def _model(phi, gain=0.0, lag=1, ocean=None, source=None, target=None, kernel=None):
@@ -99,10 +100,9 @@ def test_lead_9_on_the_full_grid_within_a_second():
     # processes on the machine do not count).
     import time
 
-    from climemu.config import DataConfig
     from climemu.core.grid import cell_centres, ocean_mask
 
-    cfg = DataConfig()
+    cfg = section("data")
     lat, lon = cell_centres(cfg.box, cfg.resolution)
     m = LinearModel.build(cfg.synthetic, lat, lon, ocean_mask(lat, lon).values)
     start = time.process_time()

@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 from torch import nn
 
-from climemu.config import EvaluateConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
 from climemu.forecast.evaluate import evaluate
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 class PersistenceNet(nn.Module):
@@ -20,11 +19,11 @@ def test_a_persistence_network_scores_as_persistence():
     x = np.cumsum(rng.normal(size=(500, 4, 5)), axis=0).astype(np.float32) * 0.1 + 10
     ds = make_sst(x)
     ds.attrs["smoothing_months"] = 1
-    data = WindowedData(ds, build_windows(ds, WindowConfig(n_train=60, n_val=30, n_test=30), lead=2),
+    data = WindowedData(ds, build_windows(ds, section("window", n_train=60, n_val=30, n_test=30), lead=2),
                         allow_test=True)
     corner = np.zeros((4, 5), bool)
     corner[:2, :2] = True
-    metrics, table, maps = evaluate(PersistenceNet(), data, EvaluateConfig(lim_modes=[1, 3], figure_sample=1),
+    metrics, table, maps = evaluate(PersistenceNet(), data, section("evaluate", lim_modes=[1, 3], figure_sample=1),
                                     seed=0, regions={"corner": corner})
     for split in ("val", "test"):
         assert set(metrics[split]) == {"model", "climatology", "persistence", "damped_persistence", "lim"}

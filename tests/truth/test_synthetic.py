@@ -3,20 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from climemu.config import SyntheticConfig
 from climemu.truth.synthetic import (LinearModel, generate, lag_weights, neighbour_kernel)
 from climemu.core.grid import cell_centres, ocean_mask
+from tests.helpers import TINY, section
 
 
 @pytest.fixture(scope="module")
 def tiny(request):
-    from climemu.config import Box, DataConfig
-    cfg = DataConfig(
-        box=Box(lat_min=45, lat_max=65, lon_min=-50, lon_max=-20), years=[401, 410],
-        synthetic=SyntheticConfig(
-            spinup_months=24,
-            source_box=Box(lat_min=46, lat_max=50, lon_min=-45, lon_max=-40),
-            target_box=Box(lat_min=58, lat_max=62, lon_min=-30, lon_max=-25)))
+    cfg = section("data", TINY["data"], years=[401, 410])
     return cfg, generate(cfg.synthetic, cfg.box, cfg.resolution, cfg.years)
 
 
@@ -42,7 +36,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tiny):
 
 
 def test_lag_weights_decay_and_sum():
-    phi = lag_weights(SyntheticConfig(memory_months=3, persistence=0.7, decay=0.5))
+    phi = lag_weights(section("data.synthetic", memory_months=3, persistence=0.7, decay=0.5))
     np.testing.assert_allclose(phi, 0.7 * np.array([4, 2, 1]) / 7)
 
 

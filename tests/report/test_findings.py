@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
-from climemu.config import parse_params
 from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
                               exact_setting, render)
+from tests import helpers
 
 
 def _cells(r50, r90, share, source):
@@ -102,12 +102,12 @@ def test_ceiling_says_who_wins():
 
 @pytest.mark.parametrize("smooth,seasonal,exact", [(1, False, True), (12, False, False), (1, True, False)])
 def test_exact_setting(smooth, seasonal, exact):
-    params = parse_params({"smooth": {"months": smooth}, "data": {"synthetic": {"seasonal_cycle": seasonal}}})
+    params = helpers.params({"smooth": {"months": smooth}, "data": {"synthetic": {"seasonal_cycle": seasonal}}})
     assert exact_setting(params) is exact
 
 
 def test_render_holds_every_section():
-    params = parse_params({})
+    params = helpers.params()
     text = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0, signed_full=0.9), SKILL)
     for heading in ("Finding 1", "Finding 2", "Finding 3", "Finding 4", "Every method against the truth",
                     "Sanity checks", "The ceiling"):

@@ -2,10 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from climemu.config import ModelConfig, TrainConfig, WindowConfig
 from climemu.data.window import WindowedData, build_windows
 from climemu.training.trainer import anomaly_correlation, masked_mse, train
-from tests.conftest import make_sst
+from tests.helpers import make_sst, section
 
 
 def test_masked_mse_ignores_land_by_hand():
@@ -29,13 +28,13 @@ def _tiny_data():
     x = np.cumsum(rng.normal(size=(300, 12, 16)), axis=0).astype(np.float32) * 0.1 + 15
     ds = make_sst(x)
     ds.attrs["smoothing_months"] = 1
-    w = build_windows(ds, WindowConfig(n_train=24, n_val=8, n_test=8), lead=1)
+    w = build_windows(ds, section("window", n_train=24, n_val=8, n_test=8), lead=1)
     return WindowedData(ds, w)
 
 
 def _fit(data, seed=3):
-    cfg = TrainConfig(epochs=2, batch_size=8, channels_last=True)
-    return train(ModelConfig(), data, cfg, seed)
+    cfg = section("train", epochs=2, batch_size=8, channels_last=True)
+    return train(section("model"), data, cfg, seed)
 
 
 def test_training_is_seeded_and_picks_best_epoch_on_validation():
