@@ -1,8 +1,12 @@
 """Tiny networks with known answers for the attribution tests."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
+
+from climemu.data.window import WindowedData, build_windows
+from tests.helpers import make_sst, section
 
 
 def make_bn_relu_conv_net(seed: int = 0, months: int = 36) -> nn.Sequential:
@@ -67,3 +71,13 @@ def bn_relu_conv_net():
 def copy_cell():
     """Factory ``copy_cell(month, source, target)`` (a fixture, so no test imports conftest)."""
     return CopyCell
+
+
+@pytest.fixture(scope="module")
+def windowed():
+    """200 months of noise on a 6 x 7 all-ocean grid as windows of lead 1: 10 training samples."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(15, 1, size=(200, 6, 7)).astype(np.float32)
+    ds = make_sst(x, ocean=np.ones((6, 7), bool))
+    ds.attrs["smoothing_months"] = 1
+    return WindowedData(ds, build_windows(ds, section("window", n_train=10, n_val=4, n_test=4), lead=1))

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climemu.truth.agreement import (box_share, correlations, pearson_rows, quartiles,
-                                           spearman_rows)
-from climemu.config import Box
+from climemu.truth.agreement import correlations, pearson_rows, quartiles, spearman_rows
 
 
 def test_pearson_and_spearman_by_hand():
@@ -52,8 +50,3 @@ def test_quartiles_ignore_nan():
     q = quartiles([np.nan, 1.0, 2.0, 3.0, 4.0, 5.0], "r")
     assert q == {"r_median": 3.0, "r_q25": 2.0, "r_q75": 4.0}
 
-
-def test_box_share_in_degrees():
-    a = xr.DataArray(np.array([[1.0, 3.0], [0.0, 4.0]]), dims=("lat", "lon"),
-                     coords={"lat": [10.5, 11.5], "lon": [-50.5, -49.5]})
-    assert box_share(a, Box(lat_min=10, lat_max=12, lon_min=-50, lon_max=-49)) == pytest.approx(7 / 8)

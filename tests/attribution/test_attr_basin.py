@@ -6,8 +6,7 @@ import torch
 from torch import nn
 
 from climemu.attribution.basin import explain_basin, stratified_cells, summary
-from climemu.data.window import WindowedData, build_windows
-from tests.helpers import make_sst, section
+from tests.helpers import section
 
 
 def test_every_ocean_cell_when_n_is_zero():
@@ -46,13 +45,9 @@ class LastMonthCopy(nn.Module):
         return 2 * x[:, -1:]
 
 
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(15, 1, size=(200, 6, 7)).astype(np.float32)
-    ds = make_sst(x, ocean=np.ones((6, 7), bool))
-    ds.attrs["smoothing_months"] = 1
-    return WindowedData(ds, build_windows(ds, section("window", n_train=10, n_val=4, n_test=4), lead=1))
+@pytest.fixture
+def data(windowed):
+    return windowed
 
 
 def test_measures_of_a_model_that_copies_the_last_month(data):
@@ -62,8 +57,9 @@ def test_measures_of_a_model_that_copies_the_last_month(data):
     # Everything on month -1 at the cell itself: share 1, radius 0 km, curve a unit spike.
     # Going back, month -2 (0) is the first below 1/e; month -2 has no mass, so the crossing
     # is placed linearly: -1 - (1 - 1/e) / (1 - 0) = -1.632.
-    assert ds["share_month_1"].values.tolist() == pytest.approx([1.0, 1.0])
-    assert ds["r50_km"].values.tolist() == [0.0, 0.0]
+    assert ds["share_month_minus1"].values.tolist() == pytest.approx([1.0, 1.0])
+    assert ds["radius50_km"].values.tolist() == [0.0, 0.0]
+    assert ds["radius90_cells"].values.tolist() == [0.0, 0.0]
     assert ds["curve"].sel(month=-1).values.tolist() == pytest.approx([1.0, 1.0])
     assert ds["efolding_month"].values.tolist() == pytest.approx([-1 - (1 - np.exp(-1))] * 2)
     assert ds["cell_i"].values.tolist() == [1, 4]
@@ -71,7 +67,7 @@ def test_measures_of_a_model_that_copies_the_last_month(data):
     s = summary(ds)
     assert s["curve_spread"] == 0.0 and s["n_cells"] == 2
     assert s["curve_spread_noise"] == 0.0 and np.all(ds["half_difference"].values == 0)
-    assert s["share_month_1"]["median"] == pytest.approx(1.0)
+    assert s["share_month_minus1"]["median"] == pytest.approx(1.0)
 
 
 def test_cells_sharing_a_pass_give_the_same_measures(data):
@@ -82,7 +78,7 @@ def test_cells_sharing_a_pass_give_the_same_measures(data):
     one, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=1), cells)
     three, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=3), cells)
     np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-6)
-    np.testing.assert_allclose(one["r50_km"], three["r50_km"])
+    np.testing.assert_allclose(one["radius50_km"], three["radius50_km"])
 
 
 def test_summary_separates_spread_from_sampling_noise():
@@ -91,10 +87,10 @@ def test_summary_separates_spread_from_sampling_noise():
     import xarray as xr
     ds = xr.Dataset({"curve": (("cell", "month"), [[0.6, 0.4], [0.4, 0.6]]),
                      "half_difference": (("cell", "month"), [[0.06, 0.0], [-0.06, 0.0]]),
-                     **{k: ("cell", [1.0, 2.0]) for k in ("efolding_month", "share_month_1", "r50_km")}},
+                     **{k: ("cell", [1.0, 2.0]) for k in ("efolding_month", "share_month_minus1", "radius50_km")}},
                     coords={"month": [-2, -1]})
     s = summary(ds)
     assert s["curve_spread"] == pytest.approx(0.1)
     assert s["curve_spread_noise"] == pytest.approx(0.06)
     assert s["curve_spread_excess"] == pytest.approx(0.08)
-    assert s["share_month_1"]["median"] == pytest.approx(1.5)
+    assert s["share_month_minus1"]["median"] == pytest.approx(1.5)

@@ -6,10 +6,11 @@ import xarray as xr
 
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import as_heatmaps
-from climemu.attribution.measures import (curve_spread, efolding_month,
+from climemu.attribution.measures import (MAP_MEASURES, box_share, curve_spread, efolding_month,
                                           group_monthly_contribution, locality_radius,
-                                          monthly_contribution, normalised_curve,
+                                          map_measures, monthly_contribution, normalised_curve,
                                           share_of_last_month)
+from climemu.core.config import Box
 
 R = 6371.0                                        # km, the radius climemu.core.grid uses
 LAT = 50.5 + np.arange(9)                         # 1-degree grid, 9 x 11 cells
@@ -137,3 +138,44 @@ def test_locality_radius_refuses_bad_input():
     with pytest.raises(ValueError, match="outside"):
         locality_radius(one_map({}), LAT, LON, (9, 0))
     assert np.isnan(locality_radius(one_map({}), LAT, LON, CELL)["radius_km"]).all()
+
+
+# --- source box and every measure of one map -----------------------------------------------
+
+def test_box_share_in_degrees():
+    a = xr.DataArray(np.array([[1.0, 3.0], [0.0, 4.0]]), dims=("lat", "lon"),
+                     coords={"lat": [10.5, 11.5], "lon": [-50.5, -49.5]})
+    assert box_share(a, Box(lat_min=10, lat_max=12, lon_min=-50, lon_max=-49)) == pytest.approx(7 / 8)
+    assert np.isnan(box_share(0 * a, Box(lat_min=10, lat_max=12, lon_min=-50, lon_max=-49)))
+
+
+def test_map_measures_of_mass_on_one_ring():
+    # |attribution| 1 at month -1 and e^-2 at month -2 two cells south of the cell (52.5 N),
+    # 0.5 at month -1 two cells north (56.5 N): all the mass on the ring of 2 cells, 2 degrees
+    # of meridian, so both radii are that, in km and in cells.
+    i, j = CELL
+    a = as_heatmaps(np.abs(one_map({(-1, i - 2, j): 1.0, (-2, i - 2, j): -np.exp(-2),
+                                     (-1, i + 2, j): -0.5})), LAT, LON)
+    north = Box(lat_min=56.0, lat_max=57.0, lon_min=-31.0, lon_max=-19.0)   # holds 56.5 N only
+    m = map_measures(a, CELL, source_box=north)
+    assert list(m) == list(MAP_MEASURES)
+    assert m["radius50_km"] == pytest.approx(meridian_km(2), rel=1e-9)
+    assert m["radius90_km"] == pytest.approx(meridian_km(2), rel=1e-9)
+    assert m["radius50_cells"] == m["radius90_cells"] == 2.0
+    # Curve: 1.5 at month -1, e^-2 at month -2, 0 before.
+    total = 1.5 + np.exp(-2)
+    assert m["share_month_minus1"] == pytest.approx(1.5 / total)
+    # Month -2 is below 1.5 / e: log-linear crossing at -1 - t, with
+    # t = (log 1.5 - log(1.5 / e)) / (log 1.5 - log e^-2) = 1 / (log 1.5 + 2).
+    assert m["efolding_month"] == pytest.approx(-1 - 1 / (np.log(1.5) + 2))
+    assert m["source_box_share"] == pytest.approx(0.5 / total)
+
+
+def test_map_measures_without_a_box_and_with_a_given_curve():
+    a = as_heatmaps(np.abs(one_map({(-1, *CELL): 2.0})), LAT, LON)
+    m = map_measures(a, CELL)
+    assert "source_box_share" not in m and list(m) == list(MAP_MEASURES[:-1])
+    assert m["radius50_km"] == m["radius90_cells"] == 0.0 and m["share_month_minus1"] == 1.0
+    # The caller's curve (e.g. the group's positive + negative curve) replaces the map's own.
+    curve = xr.DataArray(np.r_[np.zeros(34), 1.0, 1.0], dims="month", coords={"month": np.arange(-36, 0)})
+    assert map_measures(a, CELL, curve=curve)["share_month_minus1"] == 0.5

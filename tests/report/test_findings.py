@@ -66,7 +66,7 @@ def test_location_independence_and_the_truth():
 
 def test_location_independence_fails_when_the_basin_spreads():
     basin = {"n_cells": 24, "attributions": 384, "curve_spread": 0.05, "curve_spread_noise": 0.03,
-             "curve_spread_excess": 0.04, "share_month_1": {"p10": 0.11, "median": 0.16, "p90": 0.22}}
+             "curve_spread_excess": 0.04, "share_month_minus1": {"p10": 0.11, "median": 0.16, "p90": 0.22}}
     c = claim_location(AGGREGATE, spread_max=0.02, basin=basin)
     assert c.short == "does not hold" and "0.040" in c.verdict
     assert any("24 ocean cells" in e and "16 samples" in e and "0.030" in e and "0.11 to 0.22" in e

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from climemu.truth.agreement import box_share as _box_share
 from climemu.truth.agreement import quartiles
-from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
-                                          locality_radius, normalised_curve, share_of_last_month)
+from climemu.attribution.measures import (curve_spread, group_monthly_contribution, map_measures,
+                                          normalised_curve)
 from climemu.core.config import Box
 
 
@@ -47,9 +46,8 @@ def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
 
 def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
     """Per-cell measures and across-cell spread, flat enough for ``dvc metrics diff``."""
-    lat, lon = group["lat"].values, group["lon"].values
-    lat_idx = {float(v): i for i, v in enumerate(lat)}
-    lon_idx = {float(v): j for j, v in enumerate(lon)}
+    lat_idx = {float(v): i for i, v in enumerate(group["lat"].values)}
+    lon_idx = {float(v): j for j, v in enumerate(group["lon"].values)}
     out: dict = {"method": group.attrs["method"], "n_samples": int(group.attrs["n_samples"])}
     has_truth = "truth_absolute" in group
     for is_truth in (False, True) if has_truth else (False,):
@@ -59,18 +57,9 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
         for name in group["cell"].values:
             g = group.sel(cell=name)
             cell = (lat_idx[float(g["cell_lat"])], lon_idx[float(g["cell_lon"])])
-            absolute = g["truth_absolute" if is_truth else "absolute"]
-            radius = locality_radius(absolute, lat, lon, cell)
-            entry = {
-                "radius50_km": float(radius["radius_km"][0]), "radius90_km": float(radius["radius_km"][1]),
-                "radius50_cells": float(radius["radius_cells"][0]),
-                "radius90_cells": float(radius["radius_cells"][1]),
-                "efolding_month": float(efolding_month(c.sel(cell=name), interpolate=True)),
-                "share_month_minus1": float(share_of_last_month(c.sel(cell=name))),
-            }
-            if source_box is not None:
-                entry["source_box_share"] = _box_share(absolute, source_box)
-            per_cell[str(name)] = entry
+            absolute = g["truth_absolute" if is_truth else "absolute"]     # (month, lat, lon)
+            # The paper's "all" curve (positive + negative means), as the contribution table.
+            per_cell[str(name)] = map_measures(absolute, cell, source_box, curve=c.sel(cell=name))
         out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
     if has_truth:
         agreement = {}

@@ -20,13 +20,16 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu.attribution.fast import DeepLiftCells
-from climemu.attribution.heatmaps import month_labels
-from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
+from climemu.attribution.heatmaps import LAT, LON, as_heatmaps, month_labels
+from climemu.attribution.measures import MAP_MEASURES, map_measures
+from climemu.attribution.runner import AttributionRunner
 from climemu.attribution.config import BasinConfig
 from climemu.data.window import WindowedData
 from climemu.core.distributed import gather, shard, world
 from climemu.core.progress import progress
+
+# The map measures per cell; the basin study plants no source box.
+BASIN_MEASURES = tuple(k for k in MAP_MEASURES if k != "source_box_share")
 
 
 def stratified_cells(ocean: np.ndarray, lat: np.ndarray, n_cells: int, band_degrees: float,
@@ -60,50 +63,42 @@ def _measures(halves: np.ndarray, lat: np.ndarray, lon: np.ndarray, cell) -> dic
     Half the difference of the two halves' normalised curves has the same sampling variance as
     the curve of all samples, so its spread across cells is what sampling noise alone gives.
     """
-    absolute = halves.sum(axis=0)
-    curve = xr.DataArray(absolute.sum(axis=(1, 2)), dims="month",
-                         coords={"month": month_labels(absolute.shape[0])})
+    absolute = as_heatmaps(halves.sum(axis=0), lat, lon)                   # (month, lat, lon)
+    curve = absolute.sum((LAT, LON))                                       # (month,)
     parts = halves.sum(axis=(2, 3))                                        # (2, 36)
     parts = parts / np.maximum(parts.sum(axis=1, keepdims=True), 1e-300)
-    radius = locality_radius(absolute, lat, lon, cell, fractions=(0.5, 0.9))
     return {"curve": (curve / curve.sum()).values, "half_difference": (parts[0] - parts[1]) / 2,
-            "efolding_month": float(efolding_month(curve, interpolate=True)),
-            "share_month_1": float(share_of_last_month(curve)),
-            "r50_km": float(radius["radius_km"][0]), "r90_km": float(radius["radius_km"][1])}
+            **map_measures(absolute, cell, curve=curve)}
 
 
 def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells: np.ndarray,
                   device: torch.device = torch.device("cpu")) -> tuple[xr.Dataset, dict]:
     """Per cell: the normalised monthly curve and the measures; every process returns all cells."""
-    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    runner = AttributionRunner(model, data, channels_last=cfg.channels_last, device=device)
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
-    engine = DeepLiftCells(model, shape, memory_format=layout).to(device)
     # Samples spread evenly over the training period: the 12-month smoothed record changes
     # slowly, so n consecutive samples would describe far fewer independent states than n.
     n_train = data.n_samples("train")
     n = min(cfg.max_samples, n_train)
     chosen = np.unique(np.linspace(0, n_train - 1, n).round().astype(int))      # (n,) positions
-    half = np.arange(len(chosen)) % 2              # alternate samples: two independent halves
-    batches = [slice(s, s + cfg.batch_size) for s in range(0, len(chosen), cfg.batch_size)]
     mine = shard([tuple(c) for c in cells])
     passes = [mine[k:k + cfg.cells_per_pass] for k in range(0, len(mine), cfg.cells_per_pass)]
     rows = []
     start = time.perf_counter()
     for group in progress(passes, desc="basin", unit="pass"):
         halves = np.zeros((len(group), 2, *shape))                         # (K, 2, 36, H, W) float64
-        for batch in batches:
-            x = data.inputs("train", chosen[batch]).to(device)              # (B, 36, H, W)
-            attrs = engine.attribute(x, group)[0].abs().cpu().numpy()       # (K, B, 36, H, W)
+        for positions, x in runner.batches(chosen, cfg.batch_size):
+            attrs = np.abs(runner.attribute(x, group).maps)                 # (K, B, 36, H, W)
+            half = np.searchsorted(chosen, positions) % 2    # alternate samples: two independent halves
             for h in (0, 1):
-                halves[:, h] += attrs[:, half[batch] == h].sum(axis=1)
+                halves[:, h] += attrs[:, half == h].sum(axis=1)
         rows.extend(_measures(h / len(chosen), data.lat, data.lon, c) for h, c in zip(halves, group))
     seconds = time.perf_counter() - start
     rows, all_seconds = gather(rows), gather([seconds])
     ds = xr.Dataset(
         {"curve": (("cell", "month"), np.array([r["curve"] for r in rows])),
          "half_difference": (("cell", "month"), np.array([r["half_difference"] for r in rows])),
-         **{k: ("cell", np.array([r[k] for r in rows]))
-            for k in ("efolding_month", "share_month_1", "r50_km", "r90_km")}},
+         **{k: ("cell", np.array([r[k] for r in rows])) for k in BASIN_MEASURES}},
         coords={"cell": np.arange(len(cells)), "month": month_labels(shape[0]),
                 "cell_lat": ("cell", data.lat[cells[:, 0]]), "cell_lon": ("cell", data.lon[cells[:, 1]]),
                 "cell_i": ("cell", cells[:, 0]), "cell_j": ("cell", cells[:, 1])},
@@ -127,7 +122,7 @@ def summary(ds: xr.Dataset) -> dict:
            # Finding 3: the std across cells of the normalised curves, max over months.
            "curve_spread": spread, "curve_spread_noise": noise,
            "curve_spread_excess": float(np.sqrt(max(spread ** 2 - noise ** 2, 0.0)))}
-    for key in ("efolding_month", "share_month_1", "r50_km"):
+    for key in ("efolding_month", "share_month_minus1", "radius50_km"):
         v = ds[key].values
         v = v[np.isfinite(v)]
         q = np.percentile(v, [10, 50, 90]) if v.size else [np.nan] * 3

@@ -16,15 +16,15 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu.attribution.fast import DeepLiftCells
 from climemu.truth.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method, method_kwargs
+from climemu.attribution.runner import AttributionRunner
 from climemu.attribution.config import CellSpec, ExplainConfig
 from climemu.data.window import WindowedData
-from climemu.core.distributed import all_reduce_sum, gather, shard, world
+from climemu.core.distributed import all_reduce_sum, gather, world
 from climemu.core.grid import nearest_cell
 from climemu.core.progress import progress
 
@@ -121,10 +121,9 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     (:mod:`climemu.core.distributed`); every process returns the combined result.
     """
     method = cfg.group_method
-    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(device, memory_format=layout)
+    runner = AttributionRunner(model, data, channels_last=cfg.channels_last, device=device,
+                               n_steps=cfg.n_steps)
     n = min(cfg.max_samples, data.n_samples("train"))
-    batches = [np.arange(s, min(s + cfg.batch_size, n)) for s in range(0, n, cfg.batch_size)]
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
     sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
     true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
@@ -133,38 +132,25 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     rel_deltas = []
     maps = {k: np.zeros(data.ocean.shape) for k in ("target", "output", "input_first")}
     has_delta = get_method(method).has_delta
-    # DeepLift with the paper's zero baseline: one forward per batch for every cell, the
-    # baseline's activations once (climemu.attribution.fast; 3.4x Captum, docs/performance.md).
-    fast = DeepLiftCells(model, shape, memory_format=layout).to(device) if method == "deeplift" else None
     f0 = _zero_output(model, data.inputs("train", [0]).to(device))
     start = time.perf_counter()
-    for positions in progress(shard(batches), desc=f"group {method}", unit="batch"):
-        x = data.inputs("train", positions).to(device).contiguous(memory_format=layout)  # (B, 36, H, W)
+    for positions, x in runner.batches(np.arange(n), cfg.batch_size, shard=True, desc=f"group {method}"):
         y = data.targets_of("train", positions)[:, 0].numpy()            # (B, H, W)
-        if fast is not None:
-            attrs, out = fast.attribute(x, [(c.i, c.j) for c in cells])  # (K, B, 36, H, W), (B, H, W)
-            attrs, out = attrs.cpu().numpy(), out.cpu().numpy()
-        else:
-            with frozen_eval(model), torch.no_grad():
-                out = model(x)[:, 0].cpu().numpy()
+        # DeepLift takes the fast path (3.6x plain Captum, see README): f(x) comes with it.
+        a = runner.attribute(x, [(c.i, c.j) for c in cells], method, outputs=True,
+                             return_delta=True)                          # maps (K, B, 36, H, W)
         maps["target"] += y.sum(0)
-        maps["output"] += out.sum(0)
+        maps["output"] += a.outputs.sum(0)
         xs = x.cpu().numpy()                                                 # (B, 36, H, W)
         maps["input_first"] += xs[:, 0].sum(0)
         for k, c in enumerate(cells):
-            change = out[:, c.i, c.j] - f0[c.i, c.j]
-            if fast is not None:
-                attr = attrs[k]
-                delta = attr.sum(axis=(1, 2, 3), dtype=np.float64) - change
+            attr = a.maps[k]                                                 # (B, 36, H, W)
+            if has_delta:
+                change = a.outputs[:, c.i, c.j] - f0[c.i, c.j]
+                # Captum's delta, or on the fast path completeness: sum(map) = f(x) - f(0).
+                delta = (a.deltas[k] if a.deltas is not None
+                         else attr.sum(axis=(1, 2, 3), dtype=np.float64) - change)
                 rel_deltas.extend(np.abs(delta) / np.maximum(np.abs(change), 1e-12))
-            elif has_delta:
-                attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True,
-                                        **method_kwargs(method, cfg.n_steps, None))
-                attr = attr.cpu().contiguous().numpy()
-                rel_deltas.extend(delta.abs().cpu().numpy() / np.maximum(np.abs(change), 1e-12))
-            else:
-                attr = attribute(model, method, x, (c.i, c.j), **method_kwargs(method, cfg.n_steps, None))
-                attr = attr.cpu().contiguous().numpy()
             sums[c.name].update(attr)
             if c.name in coef:
                 true = coef[c.name][None] * xs                                # (B, 36, H, W)

@@ -6,6 +6,9 @@ They turn the paper's three findings (Sec. 4) into numbers:
    :func:`share_of_last_month` on the :func:`monthly_contribution` curve;
 3. the temporal decay does not depend on location: :func:`curve_spread`.
 
+:func:`map_measures` reduces one mean |attribution| map to all of them at once, under the one
+set of keys (:data:`MAP_MEASURES`) that every stage reporting a map measure uses.
+
 Inputs are xarray objects with named dims ``month`` (labels -36..-1), ``lat``, ``lon`` or
 numpy arrays in that axis order (see :func:`~.heatmaps.as_heatmaps`); results are xarray.
 """
@@ -17,7 +20,12 @@ import xarray as xr
 
 from climemu.attribution.heatmaps import LAT, LON, MONTH, as_heatmaps, month_labels
 from climemu.attribution.pixel import check_cell
-from climemu.core.grid import great_circle_km
+from climemu.core.config import Box
+from climemu.core.grid import box_mask, great_circle_km
+
+# The keys of :func:`map_measures`, in the metrics of aggregate, score, sanity and basin.
+MAP_MEASURES = ("radius50_km", "radius90_km", "radius50_cells", "radius90_cells",
+                "efolding_month", "share_month_minus1", "source_box_share")
 
 
 def _heatmaps(attr) -> xr.DataArray:
@@ -192,3 +200,40 @@ def locality_radius(attr, lat, lon, cell: tuple[int, int],
         coords={"fraction": fractions},
         attrs={"cell_i": i, "cell_j": j, "units_radius_km": "km",
                "units_radius_cells": "Chebyshev grid cells"})
+
+
+# --- source box (the planted teleconnection of the synthetic source) -------------------------
+
+def box_share(absolute: xr.DataArray, box: Box) -> float:
+    """Share of |attribution| mass (all months) inside a box given in degrees; NaN if no mass."""
+    inside = box_mask(absolute[LAT].values, absolute[LON].values, box)
+    total = float(absolute.sum())
+    return float(absolute.where(inside, 0.0).sum()) / total if total > 0 else float("nan")
+
+
+# --- every measure of one map -------------------------------------------------------------
+
+def map_measures(absolute: xr.DataArray, cell: tuple[int, int], source_box: Box | None = None,
+                 curve: xr.DataArray | None = None) -> dict:
+    """The measures of one mean |attribution| map ``(month, lat, lon)`` of output cell ``cell = (i, j)``.
+
+    A flat dict of floats under the keys of :data:`MAP_MEASURES`: the radii holding 50% and
+    90% of the mass, in km and in Chebyshev cells (:func:`locality_radius`), the interpolated
+    e-folding month (:func:`efolding_month`), the share of month -1 (:func:`share_of_last_month`)
+    and, given ``source_box``, the share of the mass inside it (:func:`box_share`).
+
+    ``curve``: the monthly curve ``(month,)`` when the caller holds it from other sums (the
+    group's "all" curve is positive + negative, paper Sec. 4.2); by default the map summed
+    over lat and lon.
+    """
+    radius = locality_radius(absolute, absolute[LAT].values, absolute[LON].values, cell)
+    if curve is None:
+        curve = absolute.sum((LAT, LON))                                   # (month,)
+    out = {"radius50_km": float(radius["radius_km"][0]), "radius90_km": float(radius["radius_km"][1]),
+           "radius50_cells": float(radius["radius_cells"][0]),
+           "radius90_cells": float(radius["radius_cells"][1]),
+           "efolding_month": float(efolding_month(curve, interpolate=True)),
+           "share_month_minus1": float(share_of_last_month(curve))}
+    if source_box is not None:
+        out["source_box_share"] = box_share(absolute, source_box)
+    return out

@@ -26,8 +26,8 @@ from torch import nn
 
 from climemu.truth.agreement import spearman_rows
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
-from climemu.attribution.measures import efolding_month, locality_radius, share_of_last_month
-from climemu.attribution.methods import attribute, method_kwargs
+from climemu.attribution.measures import map_measures
+from climemu.attribution.runner import AttributionRunner
 from climemu.data.window import WindowedData
 from climemu.core.progress import progress
 
@@ -82,14 +82,13 @@ def rank_agreement(before: np.ndarray, after: np.ndarray, ocean: np.ndarray) -> 
     return signed, absolute
 
 
-def _explain(model: nn.Module, method: str, data: WindowedData, positions: np.ndarray, cell,
-             batch_size: int, n_steps: int, shap_base, layout) -> np.ndarray:
-    model = model.to(memory_format=layout)
-    maps = []
-    for s in range(0, len(positions), batch_size):
-        x = data.inputs("train", positions[s:s + batch_size]).contiguous(memory_format=layout)
-        maps.append(attribute(model, method, x, cell, **method_kwargs(method, n_steps, shap_base)).numpy())
-    return np.concatenate(maps)                                         # (B, 36, H, W)
+def _maps(model: nn.Module, method: str, data: WindowedData, positions: np.ndarray, cell,
+          batch_size: int, n_steps: int, shap_base, channels_last: bool) -> np.ndarray:
+    """Heatmaps ``(B, 36, H, W)`` of one cell; Captum's DeepLift too, the reference implementation."""
+    runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
+                               shap_base=shap_base, fast=False)
+    return np.concatenate([runner.attribute(x, [cell], method).maps[0]
+                           for _, x in runner.batches(positions, batch_size)])
 
 
 def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell, n_samples: int,
@@ -102,7 +101,6 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
     the mean |heatmap| ``(method, network, month, lat, lon)`` of the ``trained`` and the fully
     ``randomised`` network.
     """
-    layout = torch.channels_last if channels_last else torch.contiguous_format
     positions = np.arange(min(n_samples, data.n_samples("train")))
     ij = (cell.i, cell.j)
     steps = blocks_output_first(model)
@@ -113,12 +111,13 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
     start = time.perf_counter()
     trained = {}
     for m_idx, method in enumerate(methods):
-        trained[method] = _explain(model, method, data, positions, ij, batch_size, n_steps, shap_base, layout)
+        trained[method] = _maps(model, method, data, positions, ij, batch_size, n_steps, shap_base,
+                                 channels_last)
         mean_abs[m_idx, 0] = np.abs(trained[method]).mean(0)
     bar = progress(total=len(steps) * len(methods), desc="sanity", unit="map set")
     for k, (block, net) in enumerate(cascade(model, seed)):
         for m_idx, method in enumerate(methods):
-            after = _explain(net, method, data, positions, ij, batch_size, n_steps, shap_base, layout)
+            after = _maps(net, method, data, positions, ij, batch_size, n_steps, shap_base, channels_last)
             signed[m_idx, k], absolute[m_idx, k] = rank_agreement(trained[method], after, data.ocean)
             if k == len(steps) - 1:
                 mean_abs[m_idx, 1] = np.abs(after).mean(0)
@@ -140,8 +139,8 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
 def sanity_measures(ds: xr.Dataset) -> dict:
     """Flat metrics: per method the median rank correlations per step, and the null measures.
 
-    ``trained`` / ``randomised``: locality radius, share of month -1 and e-folding month of the
-    mean |heatmap| of the trained and of the fully re-initialised network, on the same samples.
+    ``trained`` / ``randomised``: the map measures (:func:`~.measures.map_measures`) of the mean
+    |heatmap| of the trained and of the fully re-initialised network, on the same samples.
     """
     cell = (int(ds.attrs["cell_i"]), int(ds.attrs["cell_j"]))
     out: dict = {"cell": ds.attrs["cell"], "n_samples": int(ds.attrs["n_samples"]), "lead": int(ds.attrs["lead"]),
@@ -152,12 +151,7 @@ def sanity_measures(ds: xr.Dataset) -> dict:
             med = ds[key].sel({"method": method}).median("sample", skipna=True)
             entry[key] = {str(step): float(med.sel(step=step)) for step in ds["step"].values}
         for network in ("trained", "randomised"):
-            a = ds["absolute"].sel({"method": method, "network": network})
-            radius = locality_radius(a, ds[LAT].values, ds[LON].values, cell)
-            curve = a.sum((LAT, LON))
-            entry[network] = {"radius50_km": float(radius["radius_km"][0]),
-                              "radius90_km": float(radius["radius_km"][1]),
-                              "share_month_minus1": float(share_of_last_month(curve)),
-                              "efolding_month": float(efolding_month(curve, interpolate=True))}
+            a = ds["absolute"].sel({"method": method, "network": network})   # (month, lat, lon)
+            entry[network] = map_measures(a, cell)
         out[str(method)] = entry
     return out

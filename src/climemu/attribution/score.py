@@ -6,10 +6,11 @@ training samples and group cells, with the measures of docs/measures.md:
 
 - per-sample Pearson and Spearman correlation with the truth, over every ocean input and over
   the truth's support (:mod:`~.agreement` says why both);
-- the error of the locality radius (50% and 90% of the mean |attribution|) against the truth's;
+- the map measures of the mean |attribution| (:func:`~.measures.map_measures`: locality
+  radius, e-folding month, share of month -1, share in the planted teleconnection's source
+  box) beside the truth's, and the error of the locality radius (50% and 90%) against it;
 - the error of the normalised monthly curve: sum over months of |share - true share| (0 when
-  the curves agree, 2 when they share no month);
-- the share of mean |attribution| in the planted teleconnection's source box, against the truth's.
+  the curves agree, 2 when they share no month).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ import torch
 import xarray as xr
 from torch import nn
 
-from climemu.truth.agreement import box_share, correlations, quartiles
+from climemu.truth.agreement import correlations, quartiles
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
-from climemu.attribution.measures import locality_radius, normalised_curve, share_of_last_month
-from climemu.attribution.methods import attribute, method_kwargs
+from climemu.attribution.measures import map_measures, normalised_curve
+from climemu.attribution.runner import AttributionRunner
 from climemu.core.config import Box
 from climemu.data.window import WindowedData
-from climemu.core.progress import progress
 
 SCORES = ("pearson", "spearman", "pearson_support", "spearman_support")
 
@@ -44,8 +44,9 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     and the truth's ``truth_absolute (cell, month, lat, lon)``, and, for figures, the first
     sample's heatmap summed over months (``example``, ``truth_example``).
     """
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=layout)
+    # Captum's DeepLift too (fast=False): every method through the same reference implementation.
+    runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
+                               shap_base=shap_base, fast=False)
     n = min(n_samples, data.n_samples("train"))
     shape = data.ocean.shape
     n_m = data.input_months
@@ -56,20 +57,18 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     truth_example = np.zeros((len(cells),) + shape)
     support = {c.name: coefficients[c.name] != 0 for c in cells}           # (36, H, W) each
     start = time.perf_counter()
-    for s in progress(range(0, n, batch_size), desc="score", unit="batch"):
-        positions = np.arange(s, min(s + batch_size, n))
-        x = data.inputs("train", positions).contiguous(memory_format=layout)   # (B, 36, H, W)
-        xn = x.numpy()
+    for positions, x in runner.batches(np.arange(n), batch_size, desc="score"):
+        first = positions[0] == 0                                           # holds the example
+        xn = x.numpy()                                                      # (B, 36, H, W)
         for c_idx, c in enumerate(cells):
             true = coefficients[c.name][None] * xn                          # (B, 36, H, W)
             truth_absolute[c_idx] += np.abs(true).sum(0)
-            if s == 0:
+            if first:
                 truth_example[c_idx] = true[0].sum(0)
             for m_idx, method in enumerate(methods):
-                attr = attribute(model, method, x, (c.i, c.j),
-                                 **method_kwargs(method, n_steps, shap_base)).contiguous().numpy()
+                attr = runner.attribute(x, [(c.i, c.j)], method).maps[0]    # (B, 36, H, W)
                 absolute[m_idx, c_idx] += np.abs(attr).sum(0)
-                if s == 0:
+                if first:
                     example[m_idx, c_idx] = attr[0].sum(0)
                 p, r = correlations(attr, true, data.ocean)
                 ps, rs = (correlations(attr, true, data.ocean, support[c.name])
@@ -95,17 +94,6 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     return ds
 
 
-def _map_measures(absolute: xr.DataArray, cell: tuple[int, int], source_box: Box | None) -> dict:
-    """Radius, share of month -1 and source-box share of one mean |heatmap| (month, lat, lon)."""
-    radius = locality_radius(absolute, absolute[LAT].values, absolute[LON].values, cell)
-    curve = absolute.sum((LAT, LON))
-    out = {"radius50_km": float(radius["radius_km"][0]), "radius90_km": float(radius["radius_km"][1]),
-           "share_month_minus1": float(share_of_last_month(curve))}
-    if source_box is not None:
-        out["source_box_share"] = box_share(absolute, source_box)
-    return out
-
-
 def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
     """Flat metrics for ``dvc metrics diff``: ``{method: {cell | "all": {measure: value}}}``.
 
@@ -120,7 +108,7 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
     for name in cells:
         c = ds.sel(cell=name)
         ij = (int(c["cell_i"]), int(c["cell_j"]))
-        out["truth"][name] = _map_measures(c["truth_absolute"], ij, source_box)
+        out["truth"][name] = map_measures(c["truth_absolute"], ij, source_box)
         truth_curves[name] = normalised_curve(c["truth_absolute"].sum((LAT, LON)))
     for method in ds["method"].values:
         entry: dict = {}
@@ -131,7 +119,7 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
             cell_entry = {}
             for key in SCORES:
                 cell_entry.update(quartiles(c[key].values, key))
-            m = _map_measures(c["absolute"], ij, source_box)
+            m = map_measures(c["absolute"], ij, source_box)
             t = out["truth"][name]
             m["radius50_error_km"] = m["radius50_km"] - t["radius50_km"]
             m["radius90_error_km"] = m["radius90_km"] - t["radius90_km"]

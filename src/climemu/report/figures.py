@@ -160,9 +160,9 @@ def skill_map(model_corr: xr.DataArray, reference_corr: xr.DataArray, ocean, pat
 def basin_maps(basin: xr.Dataset, lat, lon, ocean, path: str | Path) -> None:
     """The basin study: per explained cell, findings 1-2 as maps, and every normalised curve."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
-    panels = (("r50_km", "locality: radius holding 50% of |attribution| (km)"),
+    panels = (("radius50_km", "locality: radius holding 50% of |attribution| (km)"),
               ("efolding_month", "lead reach: e-folding month of the monthly curve"),
-              ("share_month_1", "share of month -1 in |attribution|"))
+              ("share_month_minus1", "share of month -1 in |attribution|"))
     for ax, (key, title) in zip(axes.flat, panels):
         ax.contour(lon, lat, np.asarray(ocean, dtype=float), levels=[0.5], colors="k", linewidths=0.6)
         points = ax.scatter(basin["cell_lon"], basin["cell_lat"], c=basin[key], s=14, cmap="viridis")

@@ -151,7 +151,7 @@ def claim_location(aggregate: dict, spread_max: float, basin: dict | None = None
         # The basin's curves come from few samples per cell: sampling noise alone spreads them,
         # so the rule is applied to the spread in excess of the split-half noise estimate.
         b, noise, excess = basin["curve_spread"], basin["curve_spread_noise"], basin["curve_spread_excess"]
-        share = basin["share_month_1"]
+        share = basin["share_month_minus1"]
         (claim.evidence_for if excess <= spread_max else claim.evidence_against).append(
             f"Across {basin['n_cells']} ocean cells of the basin stage ({basin['attributions'] // basin['n_cells']} "
             f"samples each) the curves differ by at most {b:.3f}, of which sampling noise alone gives about "

@@ -29,7 +29,7 @@ from climemu.core.progress import progress
 from climemu.models.config import ModelConfig
 
 from climemu.training.config import TrainConfig
-from climemu.core.devices import resolve_device
+from climemu.core.devices import memory_layout, resolve_device
 from climemu.data.window import WindowedData
 from climemu.models.registry import build_model
 
@@ -89,8 +89,7 @@ class Trainer:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         self.device = distributed.local_device(resolve_device(cfg.device))
-        # channels_last measured 1.3x faster per training sample on a 2-core CPU (47 vs 61 ms).
-        self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.layout = memory_layout(cfg.channels_last)
         self.model = model.to(self.device, memory_format=self.layout)
         self.net = self.model               # what the training step calls
         if distributed.world() > 1:

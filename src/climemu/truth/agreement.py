@@ -21,11 +21,8 @@ unchanged by a common scale.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 from scipy.stats import rankdata
 
-from climemu.core.config import Box
-from climemu.core.grid import box_mask
 
 
 def pearson_rows(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -75,9 +72,3 @@ def quartiles(values, name: str) -> dict:
     q25, median, q75 = np.quantile(v, [0.25, 0.5, 0.75])
     return {f"{name}_median": float(median), f"{name}_q25": float(q25), f"{name}_q75": float(q75)}
 
-
-def box_share(absolute: xr.DataArray, box: Box) -> float:
-    """Share of |attribution| mass (all months) inside a box given in degrees; NaN if no mass."""
-    inside = box_mask(absolute["lat"].values, absolute["lon"].values, box)
-    total = float(absolute.sum())
-    return float(absolute.where(inside, 0.0).sum()) / total if total > 0 else float("nan")
