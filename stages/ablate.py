@@ -8,12 +8,11 @@ import xarray as xr
 from climemu.report import figures
 from climemu.core import paths
 from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
-from climemu.training.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
 from climemu.truth.synthetic import LinearModel, generator_config
-from climemu.data.window import WindowedData
 from climemu.core.io import write_json
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 from climemu.truth.exact import coefficients
 
 
@@ -35,8 +34,7 @@ def true_response(linear: LinearModel, x: np.ndarray, source: np.ndarray, target
 def main() -> None:
     params = load_params()
     cfg = params.ablate
-    model, _ = load_checkpoint(paths.MODEL)
-    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    model, data = load_trained()
     positions = np.arange(min(cfg.max_samples, data.n_samples("val")))
     x = data.inputs("val", positions)                                       # (B, 36, H, W)
     lat, lon, ocean = data.lat, data.lon, data.ocean
@@ -76,8 +74,7 @@ def main() -> None:
                           paths.FIG5)
     print(f"ablate: far-field influence {metrics['far_field_influence']:.4f}"
           + (f"; teleconnection response ratio {metrics['teleconnection']['response_ratio']:.3f}" if generator else ""))
-    log_stage("ablate", {"lead": params.lead, "ablate": cfg.model_dump()}, metrics,
-              artifacts=[paths.ABLATE_METRICS], tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("ablate", params, metrics, [paths.ABLATE_METRICS])
 
 
 if __name__ == "__main__":

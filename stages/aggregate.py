@@ -9,7 +9,7 @@ from climemu.core import paths
 from climemu.config import load_params
 from climemu.truth.synthetic import generator_config
 from climemu.core.io import write_csv, write_json
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
@@ -30,9 +30,7 @@ def main() -> None:
     print("aggregate: " + "; ".join(f"{k}: r50 {v['radius50_km']:.0f} km, e-fold {v['efolding_month']:.1f}, "
                                     f"month -1 {v['share_month_minus1']:.2f}" for k, v in a["cells"].items())
           + f"; spread {a['curve_spread']:.3f}")
-    log_stage("aggregate", {"lead": params.lead}, metrics,
-              artifacts=[paths.AGGREGATE_METRICS, paths.CONTRIBUTION, paths.FIG4],
-              tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("aggregate", params, metrics, [paths.AGGREGATE_METRICS, paths.CONTRIBUTION, paths.FIG4])
 
 
 if __name__ == "__main__":

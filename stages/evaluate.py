@@ -8,21 +8,19 @@ import xarray as xr
 from climemu.report import figures
 from climemu.core import paths
 from climemu.truth.predictor import TruthPredictor
-from climemu.training.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
 from climemu.truth.synthetic import LinearModel, generator_config
-from climemu.data.window import WindowedData
 from climemu.forecast.evaluate import evaluate
 from climemu.core.grid import box_mask
 from climemu.core.io import write_csv, write_json
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
     params = load_params()
     start = time.perf_counter()
-    model, _ = load_checkpoint(paths.MODEL)
-    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS, allow_test=True)   # the only reader
+    model, data = load_trained(allow_test=True)   # evaluate is the only reader of test
     with xr.open_dataset(paths.RAW) as raw:   # synthetic: also score the planted link's target box
         generator = generator_config(raw)
         linear = LinearModel.from_dataset(raw) if generator else None
@@ -42,10 +40,8 @@ def main() -> None:
     test = metrics["test"]
     print(f"evaluate ({seconds:.1f} s), test RMSE degC / time ACC: "
           + ", ".join(f"{k} {v['rmse_degC']:.3f} / {v['acc_time']:.3f}" for k, v in test.items()))
-    log_stage("evaluate", {"lead": params.lead, "seed": params.seed, "evaluate": params.evaluate.model_dump()},
-              {"val": metrics["val"], "test": metrics["test"], "seconds": seconds},
-              artifacts=[paths.SKILL_METRICS, paths.SKILL, paths.FIG1],
-              tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("evaluate", params, {"val": metrics["val"], "test": metrics["test"], "seconds": seconds},
+            [paths.SKILL_METRICS, paths.SKILL, paths.FIG1])
 
 
 if __name__ == "__main__":

@@ -9,25 +9,21 @@ import xarray as xr
 
 from climemu.core import distributed, paths
 from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
-from climemu.training.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
 from climemu.truth.synthetic import LinearModel, generator_config
-from climemu.data.window import WindowedData
-from climemu.core.devices import resolve_device
 from climemu.core.io import write_json, write_netcdf
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 from climemu.truth.exact import coefficients
 
 
 def main() -> None:
     params = load_params()
     cfg = params.explain
-    if distributed.relaunch(cfg.nproc, __file__, "explain.nproc"):
+    device = distributed.start(cfg.nproc, __file__, "explain.nproc", cfg.device)
+    if device is None:          # the launcher: the torchrun workers did the work
         return
-    device = distributed.local_device(resolve_device(cfg.device))
-    distributed.setup(device)
-    model, _ = load_checkpoint(paths.MODEL)
-    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    model, data = load_trained()
     instance_cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
     group_cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
     with xr.open_dataset(paths.RAW) as raw:
@@ -48,9 +44,7 @@ def main() -> None:
         print(f"explain: {stats['group_attributions']} group attributions ({cfg.group_method}) at "
               f"{stats['attributions_per_second']:.2f}/s on {stats['processes']} process(es); instance "
               f"{len(cfg.methods)} methods x {len(instance_cells)} cells in {instance_seconds:.1f} s")
-        log_stage("explain", {"lead": params.lead, "seed": params.seed, "explain": cfg.model_dump()},
-                  metrics, artifacts=[paths.EXPLAIN_METRICS],
-                  tags={"lead": params.lead, "arch": params.model.arch})
+        log_run("explain", params, metrics, [paths.EXPLAIN_METRICS])
     distributed.teardown()
 
 

@@ -7,7 +7,7 @@ from climemu.config import load_params
 from climemu.data.sources import dask_threads, fetch
 from climemu.core.io import write_netcdf
 from climemu.core.progress import dask_progress
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
@@ -20,9 +20,8 @@ def main() -> None:
     years = ds.sizes["time"] / 12
     print(f"fetch: {ds.sizes['time']} months x {ds.sizes['lat']} x {ds.sizes['lon']} "
           f"from {params.data.source} in {seconds:.1f} s ({seconds / years:.2f} s per year)")
-    log_stage("fetch", {"data": params.data.model_dump()},
-              {"months": ds.sizes["time"], "ocean_cells": int(ds["ocean"].sum()), "seconds": seconds,
-               "seconds_per_year": seconds / years})
+    log_run("fetch", params, {"months": ds.sizes["time"], "ocean_cells": int(ds["ocean"].sum()),
+                              "seconds": seconds, "seconds_per_year": seconds / years})
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from climemu.core import paths
 from climemu.config import load_params
 from climemu.report.findings import render
 from climemu.core.io import atomic_path
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def _load(path: str) -> dict:
@@ -27,8 +27,7 @@ def main() -> None:
     with atomic_path(paths.FINDINGS) as tmp:
         tmp.write_text(text)
     print(f"report: {paths.FINDINGS}")
-    log_stage("report", {"lead": params.lead, "report": params.report.model_dump()}, {},
-              artifacts=[paths.FINDINGS], tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("report", params, {}, [paths.FINDINGS])
 
 
 if __name__ == "__main__":

@@ -4,19 +4,17 @@
 from climemu.core import paths
 from climemu.attribution.sanity import sanity_check, sanity_measures
 from climemu.attribution.explain import resolve_cells, shap_baselines
-from climemu.training.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
-from climemu.data.window import WindowedData
 from climemu.report.figures_checks import fig_sanity
 from climemu.core.io import write_json
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
     params = load_params()
     cfg, explain = params.sanity, params.explain
-    model, _ = load_checkpoint(paths.MODEL)
-    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    model, data = load_trained()
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     cell = next(c for c in cells if c.name == cfg.cell) if cfg.cell else cells[0]
     ds = sanity_check(model, data, explain.methods, cell, cfg.max_samples, cfg.batch_size, cfg.n_steps,
@@ -27,9 +25,7 @@ def main() -> None:
     last = metrics["steps"][-1]
     print(f"sanity ({ds.attrs['seconds']:.1f} s): Spearman |maps| trained vs random weights: "
           + ", ".join(f"{m} {metrics[m]['spearman_abs'][last]:.2f}" for m in explain.methods))
-    log_stage("sanity", {"lead": params.lead, "sanity": cfg.model_dump(), "explain.methods": explain.methods},
-              metrics, artifacts=[paths.SANITY_METRICS, paths.SANITY_FIGURE],
-              tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("sanity", params, metrics, [paths.SANITY_METRICS, paths.SANITY_FIGURE])
 
 
 if __name__ == "__main__":

@@ -6,14 +6,13 @@ import xarray as xr
 from climemu.core import paths
 from climemu.attribution.score import score_measures, score_methods
 from climemu.attribution.explain import resolve_cells, shap_baselines
-from climemu.training.checkpoint import load_checkpoint
+from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
 from climemu.truth.synthetic import LinearModel, generator_config
-from climemu.data.window import WindowedData
 from climemu.report.figures import message_figure
 from climemu.report.figures_checks import fig_score
 from climemu.core.io import write_json
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 from climemu.truth.exact import coefficients
 
 
@@ -30,8 +29,7 @@ def main() -> None:
         message_figure(f"score: {note}", paths.SCORE_FIGURE)
         print(f"score: skipped, {note}")
         return
-    model, _ = load_checkpoint(paths.MODEL)
-    data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
+    model, data = load_trained()
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     coef = {c.name: coefficients(linear, (c.i, c.j), data.lead, data.input_months) for c in cells}
     ds = score_methods(model, data, explain.methods, cells, coef, cfg.max_samples, cfg.batch_size,
@@ -43,10 +41,7 @@ def main() -> None:
           f"({ds.attrs['attributions'] / ds.attrs['seconds']:.2f}/s); Pearson median (support): "
           + ", ".join(f"{m} {metrics[m]['all']['pearson_median']:.2f} "
                       f"({metrics[m]['all']['pearson_support_median']:.2f})" for m in explain.methods))
-    log_stage("score", {"lead": params.lead, "seed": params.seed, "score": cfg.model_dump(),
-                        "explain.methods": explain.methods}, metrics,
-              artifacts=[paths.SCORE_METRICS, paths.SCORE_FIGURE],
-              tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("score", params, metrics, [paths.SCORE_METRICS, paths.SCORE_FIGURE])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from climemu.core import paths
 from climemu.config import load_params
 from climemu.data.smooth import smooth
 from climemu.core.io import write_netcdf
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(f"smooth: {params.smooth.months}-month trailing mean, {out.sizes['time']} months "
           f"in {seconds:.1f} s")
-    log_stage("smooth", {"smooth": params.smooth.model_dump()}, {"seconds": seconds})
+    log_run("smooth", params, {"seconds": seconds})
 
 
 if __name__ == "__main__":

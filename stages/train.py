@@ -9,7 +9,7 @@ from climemu.config import load_params
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
 from climemu.models.registry import count_parameters
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 from climemu.training.trainer import train
 
 
@@ -45,10 +45,7 @@ def report(params, data, result) -> None:
     print(f"train: best epoch {result.best_epoch}, val RMSE {result.val_rmse:.4f} degC, "
           f"val ACC {result.val_acc:.3f}, {result.samples_per_second:.1f} samples/s "
           f"on {distributed.world()} process(es)")
-    log_stage("train", {"lead": params.lead, "seed": params.seed, "model": params.model.model_dump(),
-                        "train": params.train.model_dump()},
-              metrics, artifacts=[paths.TRAIN_METRICS, paths.TRAIN_CURVE],
-              tags={"lead": params.lead, "arch": params.model.arch})
+    log_run("train", params, metrics, [paths.TRAIN_METRICS, paths.TRAIN_CURVE])
 
 
 if __name__ == "__main__":

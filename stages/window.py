@@ -8,7 +8,7 @@ from climemu.core import paths
 from climemu.config import load_params
 from climemu.data.window import build_windows
 from climemu.core.io import write_netcdf
-from climemu.core.tracking import log_stage
+from climemu.core.tracking import log_run
 
 
 def main() -> None:
@@ -21,9 +21,7 @@ def main() -> None:
     counts = {f"n_{s}": windows.sizes[f"sample_{s}"] for s in ("train", "val", "test")}
     print(f"window: lead {params.lead}, {counts}, gap {windows.attrs['gap_months']} months, "
           f"scale {float(windows['scale']):.3f} degC, {seconds:.1f} s")
-    log_stage("window", {"lead": params.lead, "window": params.window.model_dump()},
-              {**counts, "scale_degC": float(windows["scale"]), "seconds": seconds},
-              tags={"lead": params.lead})
+    log_run("window", params, {**counts, "scale_degC": float(windows["scale"]), "seconds": seconds})
 
 
 if __name__ == "__main__":

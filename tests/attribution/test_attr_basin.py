@@ -94,3 +94,11 @@ def test_summary_separates_spread_from_sampling_noise():
     assert s["curve_spread_noise"] == pytest.approx(0.06)
     assert s["curve_spread_excess"] == pytest.approx(0.08)
     assert s["share_month_minus1"]["median"] == pytest.approx(1.5)
+
+
+def test_describe_states_size_speed_and_spread():
+    from climemu.attribution.basin import describe
+    line = describe({"n_cells": 4, "attributions": 128, "seconds": 8.0, "seconds_per_cell": 2.0,
+                     "attributions_per_second": 16.0, "processes": 1, "curve_spread": 0.01234})
+    assert line == ("4 cells x 32 samples in 8.0 s (2.00 s per cell, 16.0 attributions/s on "
+                    "1 process(es)); curve spread 0.0123")

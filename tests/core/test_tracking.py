@@ -82,3 +82,27 @@ def test_stage_logged_to_a_real_server_over_http(mlflow_server, monkeypatch, tmp
     assert run.data.tags["lead"] == "6" and run.info.run_name == "exp-test:train"
     names = [a.path for a in mlflow.MlflowClient(mlflow_server).list_artifacts(run_id)]
     assert names == ["train.json"]
+
+
+def test_stage_params_are_the_keys_dvc_yaml_lists(tmp_path):
+    from tests.helpers import params
+    p = params({"lead": 6, "explain": {"methods": ["deeplift", "saliency"]}})
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  score:\n    cmd: python stages/score.py\n"
+        "    params:\n      - lead\n      - explain.methods\n      - sanity\n      - other.yaml:\n          - a\n")
+    logged = tracking.stage_params("score", p, tmp_path / "dvc.yaml")
+    assert logged == {"lead": 6, "explain.methods": ["deeplift", "saliency"],
+                      "sanity": p.sanity.model_dump()}
+    assert tracking.stage_params("missing", p, tmp_path / "dvc.yaml") == {}
+    assert tracking.stage_params("score", p, tmp_path / "absent.yaml") == {}
+
+
+def test_stage_params_cover_every_stage_of_the_pipeline():
+    # Every key a stage lists in dvc.yaml resolves on the real params (a renamed section fails here).
+    import yaml
+    from climemu.config import load_params
+    from tests.helpers import ROOT
+    p = load_params(ROOT / "params.yaml")
+    for stage, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        keys = [k for k in spec.get("params", []) if isinstance(k, str)]
+        assert set(tracking.stage_params(stage, p, ROOT / "dvc.yaml")) == set(keys), stage

@@ -129,3 +129,11 @@ def summary(ds: xr.Dataset) -> dict:
         out[key] = {"p10": float(q[0]), "median": float(q[1]), "p90": float(q[2]),
                     "finite_cells": int(v.size)}
     return out
+
+
+def describe(metrics: dict) -> str:
+    """One line for the log: size, speed and the curve spread of a basin run's metrics."""
+    return (f"{metrics['n_cells']} cells x {metrics['attributions'] // max(metrics['n_cells'], 1)} samples "
+            f"in {metrics['seconds']:.1f} s ({metrics['seconds_per_cell']:.2f} s per cell, "
+            f"{metrics['attributions_per_second']:.1f} attributions/s on {metrics['processes']} "
+            f"process(es)); curve spread {metrics['curve_spread']:.4f}")

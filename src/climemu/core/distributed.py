@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from climemu.core.devices import resolve_device
+
 T = TypeVar("T")
 
 
@@ -66,6 +68,16 @@ def local_device(device: torch.device) -> torch.device:
     """This rank's device: its own GPU under torchrun, else ``device`` unchanged."""
     if device.type == "cuda" and under_torchrun():
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+def start(nproc: int, script: str, key: str, device_name: str) -> torch.device | None:
+    """A stage's start under torchrun: ``None`` in the launching process once the ``nproc`` workers
+    have finished (the stage returns), else this process's device with the process group joined."""
+    if relaunch(nproc, script, key):
+        return None
+    device = local_device(resolve_device(device_name))
+    setup(device)
     return device
 
 

@@ -15,6 +15,8 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+import yaml
+
 from climemu.core.paths import repository_root
 
 EXPERIMENT = "climemu"
@@ -88,3 +90,31 @@ def log_stage(stage: str, params: dict, metrics: dict, artifacts: list[str | Pat
         warnings.warn(f"MLflow logging of stage {stage!r} to {uri} failed: {e}", RuntimeWarning,
                       stacklevel=2)
         return None
+
+
+def stage_params(stage: str, params, dvc_file: str | Path = "dvc.yaml") -> dict:
+    """The values of the params keys that ``dvc.yaml`` lists for ``stage``: what the stage reads.
+
+    ``params`` is the run's :class:`climemu.config.Params`; keys may be dotted
+    (``explain.methods``). ``dvc.yaml`` is the one list of them, so the run logs exactly the
+    parameters that DVC tracks for the stage.
+    """
+    try:
+        keys = yaml.safe_load(Path(dvc_file).read_text())["stages"][stage].get("params", [])
+    except (OSError, KeyError, TypeError):
+        return {}
+    out = {}
+    for key in keys:
+        if not isinstance(key, str):          # a mapping names keys of another params file
+            continue
+        value = params
+        for part in key.split("."):
+            value = getattr(value, part)
+        out[key] = value.model_dump() if hasattr(value, "model_dump") else value
+    return out
+
+
+def log_run(stage: str, params, metrics: dict, artifacts: list[str | Path] = ()) -> str | None:
+    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with lead and architecture."""
+    return log_stage(stage, stage_params(stage, params), metrics, artifacts,
+                     tags={"lead": params.lead, "arch": params.model.arch})

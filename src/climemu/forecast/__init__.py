@@ -1,0 +1,1 @@
+"""Forecast skill: the emulator beside honest baselines (climatology, persistence, LIM, the truth)."""

@@ -1,0 +1,1 @@
+"""Training the emulator (paper Sec. 2.3) and its checkpoints."""

@@ -14,6 +14,7 @@ from torch import nn
 
 from climemu.models.config import ModelConfig
 from climemu.data.window import WindowedData
+from climemu.core import paths
 from climemu.core.io import save_torch
 from climemu.models.registry import build_model
 
@@ -40,3 +41,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     model.load_state_dict(meta.pop("state_dict"))
     meta["ocean"] = np.asarray(meta["ocean"], dtype=bool)
     return model.to(device).eval(), meta
+
+
+def load_trained(allow_test: bool = False) -> tuple[nn.Module, WindowedData]:
+    """The pipeline's trained network (eval mode, CPU) and the windowed data it was trained on.
+
+    ``allow_test``: only the evaluate stage reads the test split (docs/data.md, leakage).
+    """
+    model, _ = load_checkpoint(paths.MODEL)
+    return model, WindowedData.open(paths.SMOOTHED, paths.WINDOWS, allow_test=allow_test)
