@@ -136,7 +136,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     start = time.perf_counter()
     for positions, x in runner.batches(np.arange(n), cfg.batch_size, shard=True, desc=f"group {method}"):
         y = data.targets_of("train", positions)[:, 0].numpy()            # (B, H, W)
-        # DeepLift takes the fast path (3.6x plain Captum, see README): f(x) comes with it.
+        # DeepLift takes the fast path (3.4x plain Captum, docs/performance.md): f(x) comes with it.
         a = runner.attribute(x, [(c.i, c.j) for c in cells], method, outputs=True,
                              return_delta=True)                          # maps (K, B, 36, H, W)
         maps["target"] += y.sum(0)
