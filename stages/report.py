@@ -4,10 +4,13 @@ Reads only the small metrics files of aggregate, ablate, score, sanity, evaluate
 reruns in a second whenever any of them changes.
 """
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import json
 
 from climemu.core import paths
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.report.findings import render
 from climemu.core.io import atomic_path
 from climemu.core.tracking import log_run
@@ -31,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "report")

@@ -1,11 +1,14 @@
 """train: the Table 1 DenseNet on the windows -> models/model.pt, metrics/train.json,
 plots/train_curve.csv. ``train.nproc > 1`` runs it under torchrun (DistributedDataParallel)."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import pandas as pd
 
 from climemu.core import distributed, paths
 from climemu.training.checkpoint import save_checkpoint
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
 from climemu.models.registry import count_parameters
@@ -49,4 +52,4 @@ def report(params, data, result) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "train")

@@ -11,7 +11,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 import xarray as xr
@@ -43,9 +43,15 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def write_netcdf(ds: xr.Dataset, path: str | Path) -> None:
+def write_netcdf(ds: xr.Dataset, path: str | Path,
+                 verify: Callable[[xr.Dataset], None] | None = None) -> None:
+    """``verify`` (optional) reads the written file before it replaces ``path``: if it raises,
+    ``path`` is left as it was. For lazy datasets it checks without computing them twice."""
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4")
+        if verify is not None:
+            with xr.open_dataset(tmp, chunks={"time": 1200} if "time" in ds.dims else None) as written:
+                verify(written)
 
 
 def save_torch(obj: object, path: str | Path) -> None:
