@@ -12,7 +12,7 @@ from climemu.core import paths
 from climemu.config import load_params
 from climemu.core.errors import run_stage
 from climemu.report.findings import render
-from climemu.core.io import atomic_path
+from climemu.core.io import write_text
 from climemu.core.tracking import log_run
 
 
@@ -27,8 +27,7 @@ def main() -> None:
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
                   _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS))
-    with atomic_path(paths.FINDINGS) as tmp:
-        tmp.write_text(text)
+    write_text(text, paths.FINDINGS)
     print(f"report: {paths.FINDINGS}")
     log_run("report", params, {}, [paths.FINDINGS])
 
