@@ -1,6 +1,8 @@
 """ablate: blank a box of the input and measure where the output changes -> metrics/ablate.json,
 plots/figures/fig5_ablation.png (paper Sec. 4.3, Fig. 5)."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import numpy as np
 import torch
 import xarray as xr
@@ -10,6 +12,7 @@ from climemu.core import paths
 from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
@@ -78,4 +81,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "ablate")

@@ -1,12 +1,15 @@
 """aggregate: contribution curves, the findings' measures and Figs. 2-4 -> metrics/aggregate.json,
 plots/contribution.csv, plots/figures/*.png (paper Sec. 4)."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import xarray as xr
 
 from climemu.attribution import aggregate
 from climemu.report import figures
 from climemu.core import paths
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.truth.synthetic import generator_config
 from climemu.core.io import write_csv, write_json
 from climemu.core.tracking import log_run
@@ -34,4 +37,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "aggregate")

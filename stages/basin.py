@@ -2,10 +2,13 @@
 explain/basin.nc, metrics/basin.json, plots/figures/basin_maps.png. ``basin.nproc > 1`` shards
 the cells across processes under torchrun."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 from climemu.core import distributed, paths
 from climemu.attribution.basin import describe, explain_basin, stratified_cells, summary
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.report.figures import basin_maps
 from climemu.core.io import write_json, write_netcdf
 from climemu.core.tracking import log_run
@@ -31,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "basin")

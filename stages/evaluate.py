@@ -1,6 +1,8 @@
 """evaluate: the emulator beside climatology, persistence, damped persistence and a LIM on the
 validation and test splits -> metrics/skill.json, plots/skill.csv, Fig. 1 and a skill map."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import time
 
 import xarray as xr
@@ -10,6 +12,7 @@ from climemu.core import paths
 from climemu.truth.predictor import TruthPredictor
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.forecast.evaluate import evaluate
 from climemu.core.grid import box_mask
@@ -45,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "evaluate")

@@ -2,6 +2,8 @@
 metrics/explain.json (paper Sec. 4.1-4.2). ``explain.nproc > 1`` shards the group samples
 across processes under torchrun."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import time
 
 import torch
@@ -11,6 +13,7 @@ from climemu.core import distributed, paths
 from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.core.io import write_json, write_netcdf
 from climemu.core.tracking import log_run
@@ -49,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "explain")

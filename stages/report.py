@@ -4,12 +4,15 @@ Reads only the small metrics files of aggregate, ablate, score, sanity, evaluate
 reruns in a second whenever any of them changes.
 """
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import json
 
 from climemu.core import paths
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.report.findings import render
-from climemu.core.io import atomic_path
+from climemu.core.io import write_text
 from climemu.core.tracking import log_run
 
 
@@ -24,11 +27,10 @@ def main() -> None:
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
                   _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS))
-    with atomic_path(paths.FINDINGS) as tmp:
-        tmp.write_text(text)
+    write_text(text, paths.FINDINGS)
     print(f"report: {paths.FINDINGS}")
     log_run("report", params, {}, [paths.FINDINGS])
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "report")

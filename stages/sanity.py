@@ -1,11 +1,14 @@
 """sanity: cascading re-initialisation of the trained network, per method (Adebayo et al. 2018)
 -> metrics/sanity.json, plots/figures/sanity.png."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 from climemu.core import paths
 from climemu.attribution.sanity import sanity_check, sanity_measures
 from climemu.attribution.explain import resolve_cells, shap_baselines
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.report.figures_checks import fig_sanity
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
@@ -29,4 +32,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "sanity")

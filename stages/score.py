@@ -1,6 +1,8 @@
 """score: every method of explain.methods against the exact contributions of the synthetic
 source -> metrics/score.json, plots/figures/score_methods.png."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import xarray as xr
 
 from climemu.core import paths
@@ -8,6 +10,7 @@ from climemu.attribution.score import score_measures, score_methods
 from climemu.attribution.explain import resolve_cells, shap_baselines
 from climemu.training.checkpoint import load_trained
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.truth.synthetic import LinearModel, generator_config
 from climemu.report.figures import message_figure
 from climemu.report.figures_checks import fig_score
@@ -45,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "score")

@@ -1,11 +1,14 @@
 """smooth: trailing ``smooth.months`` moving average of data/raw.nc -> data/smoothed.nc."""
 
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
+
 import time
 
 import xarray as xr
 
 from climemu.core import paths
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.data.smooth import smooth
 from climemu.core.io import write_netcdf
 from climemu.core.tracking import log_run
@@ -24,4 +27,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "smooth")

@@ -1,15 +1,20 @@
 """train: the Table 1 DenseNet on the windows -> models/model.pt, metrics/train.json,
-plots/train_curve.csv. ``train.nproc > 1`` runs it under torchrun (DistributedDataParallel)."""
+plots/train_curve.csv. ``train.nproc > 1`` runs it under torchrun (DistributedDataParallel).
+A killed run resumes after its last finished epoch (climemu.training.resume)."""
+
+import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
 
 import pandas as pd
 
 from climemu.core import distributed, paths
 from climemu.training.checkpoint import save_checkpoint
 from climemu.config import load_params
+from climemu.core.errors import run_stage
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
 from climemu.models.registry import count_parameters
 from climemu.core.tracking import log_run
+from climemu.training.resume import Snapshots
 from climemu.training.trainer import train
 
 
@@ -18,9 +23,13 @@ def main() -> None:
     if distributed.relaunch(params.train.nproc, __file__, "train.nproc"):
         return
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
-    result = train(params.model, data, params.train, params.seed)
+    # Killed mid-way, the next run resumes after the last finished epoch (training/resume.py).
+    snapshots = Snapshots.for_training(params.model, params.train, params.seed,
+                                       [paths.SMOOTHED, paths.WINDOWS])
+    result = train(params.model, data, params.train, params.seed, snapshots)
     if distributed.is_main():
         report(params, data, result)
+        snapshots.clear()
     distributed.teardown()
 
 
@@ -49,4 +58,4 @@ def report(params, data, result) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main, "train")

@@ -132,3 +132,14 @@ def test_load_params_reports_the_file(tmp_path):
     path.write_text(yaml.safe_dump({"lead": -3}))
     with pytest.raises(ConfigError, match=str(path)):
         load_params(path)
+
+
+def test_a_missing_or_broken_params_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"params.yaml not found in .*: run the stages from the repository root"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("lead: [1\nseed: 0\n")
+    with pytest.raises(ConfigError, match=r"is not valid YAML: .*line \d+"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping of sections"):
+        load_params(tmp_path / "params.yaml")

@@ -86,6 +86,7 @@ def _run_stage(name: str) -> None:
 
 def test_a_registered_architecture_and_method_run_through_the_stages(registered, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT / "stages"))    # as `python stages/x.py` has it (environment.py)
     monkeypatch.setattr(tracking, "log_stage", lambda *args, **kwargs: None)   # no MLflow here
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(merge(raw_params(), OVERRIDES), sort_keys=False))
     for stage in ("fetch", "smooth", "window", "train", "explain"):

@@ -95,5 +95,16 @@ def parse_params(raw: dict, source: str = PARAMS_FILE) -> Params:
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
     path = Path(path)
-    with path.open() as f:
-        return parse_params(yaml.safe_load(f), str(path))
+    try:
+        with path.open() as f:
+            raw = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found in {Path.cwd()}: run the stages from the repository "
+                          "root (as `dvc repro` does)") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {' '.join(str(e).split())}; fix the file "
+                          "or restore it with `git checkout params.yaml`") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (data, smooth, ...), "
+                          f"found a {type(raw).__name__}")
+    return parse_params(raw, str(path))

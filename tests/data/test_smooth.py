@@ -25,7 +25,9 @@ def test_trailing_mean_is_causal():
 def test_land_stays_nan_and_window_one_is_identity():
     x = np.random.default_rng(0).normal(size=(24, 2, 2)).astype(np.float32)
     x[:, 0, 1] = np.nan
-    ds = make_sst(x)
+    land = np.zeros((2, 2), bool)
+    land[0, 1] = True
+    ds = make_sst(x, ocean=~land)
     out = smooth(ds, 12)
     assert out.sizes["time"] == 13 and out.attrs["smoothing_months"] == 12
     assert np.isnan(out["tos"].values[:, 0, 1]).all()

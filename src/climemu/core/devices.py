@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from climemu.core.errors import UserError
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: 'cuda' requested but no CUDA device is available")
+        raise UserError("device: 'cuda' requested but no CUDA device is available; set the "
+                        "stage's device to 'auto' or 'cpu' in params.yaml, or run on a machine with a GPU")
     return torch.device(name)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from climemu.core.errors import UserError
+
 # The dataset of the paper, as ESGF and the Pangeo catalog name it (their facets).
 FACETS = {"source_id": "CESM2", "experiment_id": "piControl", "variant_label": "r1i1p1f1",
           "table_id": "Omon", "variable_id": "tos", "grid_label": "gn"}
@@ -31,7 +33,7 @@ FILE_NAME = re.compile(r"^(?P<variable>[^_]+)_(?P<table>[^_]+)_(?P<source>[^_]+)
 TIME_CHUNK = 120   # months per dask chunk: 120 x 384 x 320 float32 = 59 MB
 
 
-class CmipError(ValueError):
+class CmipError(UserError):
     """A CMIP6 file or dataset is not what the pipeline expects; the message says what was found."""
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import requests
 
+from climemu.core.errors import UserError
 from climemu.data.cmip import FACETS, FileSpan, sha256
 from climemu.core.progress import progress
 
 CHUNK = 1 << 16   # bytes per read while streaming: a dropped connection loses less than this
 
 
-class EsgfError(RuntimeError):
+class EsgfError(UserError, RuntimeError):
     """The search or a download failed; the message says what was tried and what came back."""
 
 

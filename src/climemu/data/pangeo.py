@@ -12,12 +12,13 @@ import warnings
 
 import xarray as xr
 
+from climemu.core.errors import UserError
 from climemu.data.cmip import FACETS, check, check_continuous, dataset_id, months_of, open_tos, select_years
 
 GCS_HTTPS = "https://storage.googleapis.com/"
 
 
-class PangeoError(RuntimeError):
+class PangeoError(UserError, RuntimeError):
     """The catalog cannot be read, or it does not hold the dataset."""
 
 

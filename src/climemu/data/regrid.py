@@ -20,10 +20,11 @@ import xarray as xr
 from scipy.spatial import Delaunay
 
 from climemu.core.config import Box
+from climemu.core.errors import UserError
 from climemu.core.grid import cell_centres, wrap_lon
 
 
-class CoverageError(ValueError):
+class CoverageError(UserError):
     """The requested box is not covered by the source grid."""
 
 

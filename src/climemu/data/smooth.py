@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from climemu.core.config import ConfigError
+from climemu.data.gaps import check_ocean
+
 
 def trailing_mean(values: np.ndarray, months: int, chunk: int = 8) -> np.ndarray:
     """Mean over months t-months+1..t along axis 0; drops the first ``months - 1`` months.
@@ -19,10 +22,11 @@ def trailing_mean(values: np.ndarray, months: int, chunk: int = 8) -> np.ndarray
     time, so memory stays near the size of the output.
     """
     if months < 1:
-        raise ValueError(f"smooth.months must be >= 1 (got {months})")
+        raise ConfigError(f"smooth.months must be >= 1 (got {months})")
     n_time = values.shape[0]
     if n_time < months:
-        raise ValueError(f"smooth.months={months} is longer than the record ({n_time} months)")
+        raise ConfigError(f"smooth.months={months} is longer than the record ({n_time} months): "
+                          "lower smooth.months or fetch more data.years")
     out = np.empty((n_time - months + 1,) + values.shape[1:], dtype=np.float32)
     for start in range(0, values.shape[1], chunk):
         rows = values[:, start:start + chunk].astype(np.float64)      # (time, chunk, lon)
@@ -34,7 +38,11 @@ def trailing_mean(values: np.ndarray, months: int, chunk: int = 8) -> np.ndarray
 
 
 def smooth(ds: xr.Dataset, months: int) -> xr.Dataset:
-    """Smoothed copy of a fetched dataset; ``months == 1`` returns it unchanged (ground-truth runs)."""
+    """Smoothed copy of a fetched dataset; ``months == 1`` returns it unchanged (ground-truth runs).
+
+    A month with missing ocean values is refused (climemu.data.gaps): smoothing would spread it.
+    """
+    check_ocean(ds, ds.encoding.get("source", "the fetched data"))
     out = ds.isel(time=slice(months - 1, None))
     if months > 1:
         out = out.copy()

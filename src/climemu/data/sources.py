@@ -21,6 +21,7 @@ import xarray as xr
 from climemu.data.config import DataConfig
 from climemu.data import cmip, esgf, pangeo
 from climemu.truth import synthetic
+from climemu.core.config import ConfigError
 from climemu.core.layout import fetch_dataset
 from climemu.data.regrid import regrid
 from climemu.core.paths import repository_root
@@ -95,6 +96,6 @@ def fetch(cfg: DataConfig) -> xr.Dataset:
     try:
         source = SOURCES[cfg.source]
     except KeyError:
-        raise ValueError(f"data.source: unknown source {cfg.source!r}; "
+        raise ConfigError(f"data.source: unknown source {cfg.source!r}; "
                          f"allowed: {', '.join(sorted(SOURCES))}") from None
     return source(cfg)

@@ -20,8 +20,8 @@ import torch
 import xarray as xr
 
 from climemu.core.config import ConfigError
-
 from climemu.data.config import WindowConfig
+from climemu.data.gaps import OceanGapError, STAGE_ADVICE, check_ocean, describe_gaps, gap_counts_array
 
 SPLITS = ("train", "val", "test")
 _COUNT_KEYS = {"train": "n_train", "val": "n_val", "test": "n_test"}
@@ -73,6 +73,7 @@ def fit_normalisation(tos: xr.DataArray) -> tuple[xr.DataArray, float]:
 
 def build_windows(smoothed: xr.Dataset, cfg: WindowConfig, lead: int) -> xr.Dataset:
     """Index tables, normalisation and metadata: everything train and later stages need."""
+    check_ocean(smoothed, smoothed.encoding.get("source", "the smoothed data"))
     smoothing = int(smoothed.attrs.get("smoothing_months", 1))
     targets = plan_splits(smoothed.sizes["time"], cfg, lead, smoothing)
     first, last = touched_months(targets["train"], cfg.input_months, lead)
@@ -129,6 +130,11 @@ class WindowedData:
         for m in range(12):   # strided views: in place, no temporary of the whole array
             x[(m - first_month) % 12::12] -= self.climatology[m]
         x /= self.scale
+        # No NaN over the ocean may reach training: one would turn every loss into NaN.
+        message = describe_gaps(gap_counts_array(x, self.ocean), self.time, int(self.ocean.sum()),
+                                smoothed.encoding.get("source", "the smoothed data"), advice=STAGE_ADVICE)
+        if message:
+            raise OceanGapError(message)
         x[:, ~self.ocean] = 0.0   # land carries no signal; 0 is the climatology
         return x
 

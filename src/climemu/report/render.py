@@ -50,7 +50,8 @@ def render(specs: dict, out: Path) -> list[Path]:
                     written.append(path)
             elif entry.get("type") == "image" and Path(entry.get("url", "")).is_file():
                 path = out / f"{stem}{Path(entry['url']).suffix}"
-                shutil.copyfile(entry["url"], path)
+                with atomic_path(path) as tmp:
+                    shutil.copyfile(entry["url"], tmp)
                 written.append(path)
     return written
 

@@ -15,6 +15,7 @@ from torch import nn
 from climemu.models.config import ModelConfig
 from climemu.data.window import WindowedData
 from climemu.core import paths
+from climemu.core.errors import UserError
 from climemu.core.io import save_torch
 from climemu.models.registry import build_model
 
@@ -48,5 +49,8 @@ def load_trained(allow_test: bool = False) -> tuple[nn.Module, WindowedData]:
 
     ``allow_test``: only the evaluate stage reads the test split (docs/data.md, leakage).
     """
+    if not Path(paths.MODEL).is_file():
+        raise UserError(f"{paths.MODEL} is missing: the train stage writes it. Run `dvc repro` "
+                        "(or `dvc repro train`) before this stage")
     model, _ = load_checkpoint(paths.MODEL)
     return model, WindowedData.open(paths.SMOOTHED, paths.WINDOWS, allow_test=allow_test)

@@ -29,6 +29,7 @@ from climemu.core.progress import progress
 from climemu.models.config import ModelConfig
 
 from climemu.training.config import TrainConfig
+from climemu.training.resume import Snapshots
 from climemu.core.devices import memory_layout, resolve_device
 from climemu.data.window import WindowedData
 from climemu.models.registry import build_model
@@ -153,22 +154,58 @@ class Trainer:
         sq, acc, n = distributed.all_reduce_sum(np.array([sq, acc, n], dtype=np.float64))
         return float(sq / n), float(acc / n)
 
-    def fit(self) -> TrainResult:
+    def _snapshot(self, epoch: int, history: History, best: tuple, seconds: float) -> dict:
+        """Everything the epochs after ``epoch`` depend on (training/resume.py)."""
+        return {
+            "epoch": epoch, "seconds": seconds,
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "history": {"epoch": history.epoch, "train_loss": history.train_loss,
+                        "val_loss": history.val_loss},
+            "best": best,
+            "rng": {"generator": self.generator.get_state(), "torch": torch.get_rng_state(),
+                    "numpy": np.random.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
+        }
+
+    def _restore(self, snap: dict) -> tuple[int, History, tuple, float]:
+        self.model.load_state_dict(snap["model"])
+        self.optimizer.load_state_dict(snap["optimizer"])
+        rng = snap["rng"]
+        self.generator.set_state(rng["generator"].cpu())
+        torch.set_rng_state(rng["torch"].cpu())
+        np.random.set_state(rng["numpy"])
+        if rng["cuda"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        return snap["epoch"], History(**snap["history"]), tuple(snap["best"]), snap["seconds"]
+
+    def fit(self, snapshots: Snapshots | None = None) -> TrainResult:
+        """Train ``cfg.epochs`` epochs; with ``snapshots``, save one after every epoch and start
+        after the last saved one (a resumed run computes exactly what an uninterrupted one does)."""
         history, best = History(), (float("inf"), 0, None, 0.0)
+        done, before = 0, 0.0
+        snap = snapshots.load(self.device) if snapshots is not None else None
+        if snap is not None:
+            done, history, best, before = self._restore(snap)
+            if distributed.is_main():
+                tqdm.write(f"train: resuming after epoch {done} of {self.cfg.epochs} from "
+                           f"{snapshots.path} (delete it to start afresh)")
         start = time.perf_counter()
-        for epoch in range(1, self.cfg.epochs + 1):
+        for epoch in range(done + 1, self.cfg.epochs + 1):
             train_loss = self.train_epoch(epoch)
             val_loss, val_acc = self.evaluate("val")
             history.epoch.append(epoch)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
+            if val_loss < best[0]:
+                best = (val_loss, epoch, copy.deepcopy(self.model.state_dict()), val_acc)
+            if snapshots is not None and distributed.is_main():
+                snapshots.save(self._snapshot(epoch, history, best,
+                                              before + time.perf_counter() - start))
             log.info("epoch %d: train %.4f  val %.4f  acc %.3f", epoch, train_loss, val_loss, val_acc)
             if distributed.is_main():
                 tqdm.write(f"epoch {epoch}: train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
                            f"val acc {val_acc:.3f}")
-            if val_loss < best[0]:
-                best = (val_loss, epoch, copy.deepcopy(self.model.state_dict()), val_acc)
-        seconds = time.perf_counter() - start
+        seconds = before + time.perf_counter() - start
         val_loss, best_epoch, state, val_acc = best
         self.model.load_state_dict(state)
         n_seen = self.cfg.epochs * self.data.n_samples("train")   # by all processes together
@@ -179,11 +216,13 @@ class Trainer:
             device=str(self.device))
 
 
-def train(model_cfg: ModelConfig, data: WindowedData, cfg: TrainConfig, seed: int) -> TrainResult:
+def train(model_cfg: ModelConfig, data: WindowedData, cfg: TrainConfig, seed: int,
+          snapshots: Snapshots | None = None) -> TrainResult:
     """Seed, build the network (so its initialisation is seeded too) and fit it.
 
-    Under torchrun, joins the process group first (the caller tears it down)."""
+    ``snapshots``: resume after a kill (training/resume.py). Under torchrun, joins the process
+    group first (the caller tears it down)."""
     distributed.setup(distributed.local_device(resolve_device(cfg.device)))
     generator = seed_everything(seed)
     model = build_model(model_cfg, data.ocean.shape, data.input_months)
-    return Trainer(model, data, cfg, generator).fit()
+    return Trainer(model, data, cfg, generator).fit(snapshots)

@@ -1,0 +1,31 @@
+"""Imported first by every stage script: a plain message, not an ImportError traceback, when the
+stage runs with a Python that lacks the project's packages (``dvc repro`` without the ``.venv``).
+
+Standard library only, so it runs under any Python 3.
+"""
+
+import importlib.util
+import sys
+
+# The project itself and the packages every stage imports at its start.
+REQUIRED = ("climemu", "numpy", "xarray", "yaml", "pydantic", "torch")
+
+MESSAGE = ("error: the project's environment is not active: {python} cannot import {missing}.\n"
+           "Run `make repro` (it sets up .venv and runs the pipeline), or `make setup`, then\n"
+           "`source .venv/bin/activate` and `dvc repro`.")
+
+
+def missing(names=REQUIRED):
+    """The names of ``names`` that this Python cannot import."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def require(names=REQUIRED):
+    absent = missing(names)
+    if absent:
+        print(MESSAGE.format(python=sys.executable or "python", missing=", ".join(absent)),
+              file=sys.stderr)
+        sys.exit(1)
+
+
+require()
