@@ -87,5 +87,6 @@ def test_batches_and_model_state():
     whole = ablate_box(net, x, LAT, LON, BOX)
     assert torch.equal(net[0].running_mean, torch.zeros(36))   # eval mode: statistics untouched
     assert net.training
+    # Another batch size may take another convolution kernel (per CPU): O(1) values, to 1e-5.
     np.testing.assert_allclose(ablate_box(net, x, LAT, LON, BOX, batch_size=2), whole,
-                               rtol=1e-6, atol=1e-6)
+                               rtol=1e-5, atol=1e-5)

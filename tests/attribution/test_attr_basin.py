@@ -77,7 +77,8 @@ def test_cells_sharing_a_pass_give_the_same_measures(data):
     cells = np.array([[0, 0], [2, 3], [5, 6]])
     one, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=1), cells)
     three, _ = explain_basin(net, data, section("basin", max_samples=5, batch_size=2, cells_per_pass=3), cells)
-    np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-6)
+    # Other batch shapes, other float32 summation: shares of a curve summing to 1, to 1e-6.
+    np.testing.assert_allclose(one["curve"], three["curve"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(one["radius50_km"], three["radius50_km"])
 
 

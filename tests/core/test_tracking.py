@@ -106,3 +106,160 @@ def test_stage_params_cover_every_stage_of_the_pipeline():
     for stage, spec in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
         keys = [k for k in spec.get("params", []) if isinstance(k, str)]
         assert set(tracking.stage_params(stage, p, ROOT / "dvc.yaml")) == set(keys), stage
+
+
+# --- tracking store trouble: the call returns (with a warning) instead of retrying for minutes ---
+
+_LOG_ONE = """
+import sys, warnings
+from climemu.core import tracking
+warnings.simplefilter("always")
+print("RUN_ID", tracking.log_stage(sys.argv[1], {"a": 1}, {"m": 1.0}), flush=True)
+"""
+
+
+def _log_in_process(tmp_path, uri: str, stage: str = "fetch") -> subprocess.Popen:
+    """``log_stage`` in a fresh process (its own MLflow client), against ``uri``."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DVC_ROOT": str(tmp_path)}
+    for key in tracking.HTTP_LIMITS:
+        env.pop(key, None)                               # the bounds under test, not the caller's
+    return subprocess.Popen([sys.executable, "-c", _LOG_ONE, stage], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, guard_s: float = 60) -> tuple[str, str]:
+    """stdout, stderr of a logging process; fails if it hangs past ``guard_s`` (a generous guard)."""
+    try:
+        out, err = proc.communicate(timeout=guard_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"log_stage still running after {guard_s} s: tracking retries unbounded")
+    assert proc.returncode == 0, err[-3000:]
+    return out, err
+
+
+def test_silent_socket_fails_the_health_check(tmp_path):
+    # Something listens on the port but never answers (a hung server): the health check times out.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)                                      # connections queue, nothing is read
+        out, err = _finish(_log_in_process(tmp_path, f"http://127.0.0.1:{s.getsockname()[1]}"))
+    assert "RUN_ID None" in out and "is not reachable" in err and "outputs are written" in err
+
+
+@pytest.fixture
+def healthy_then_silent():
+    """An HTTP server on 127.0.0.1 whose /health answers but whose API never does."""
+    import http.server
+    import threading
+
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self):
+            if self.path.rstrip("/").endswith("/health"):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
+            else:
+                release.wait(300)                        # hold the request, never answer it
+
+        do_GET = do_POST = _reply
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_server_that_stops_answering_is_not_retried_for_minutes(healthy_then_silent, tmp_path):
+    # MLflow's defaults (120 s timeout, 7 retries with backoff) would hold the stage for minutes.
+    out, err = _finish(_log_in_process(tmp_path, healthy_then_silent))
+    assert "RUN_ID None" in out
+    assert "MLflow logging of stage 'fetch'" in err and "failed" in err and "outputs are written" in err
+
+
+def test_bounds_yield_to_the_environment(monkeypatch):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "300")
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    with tracking._bounded_http():
+        assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "300"          # the user's choice
+        assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == tracking.HTTP_LIMITS[
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ             # restored afterwards
+
+
+_LOG_LOCKED = """
+import sqlite3, sys, warnings
+from climemu.core import tracking
+warnings.simplefilter("always")
+print("RUN_ID", tracking.log_stage("fetch", {"a": 1}, {"m": 1.0}), flush=True)    # store is open
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")                       # another connection holds the file
+print("RUN_ID", tracking.log_stage("smooth", {"a": 1}, {"m": 1.0}), flush=True)
+con.execute("ROLLBACK")
+"""
+
+
+@pytest.mark.parametrize("store_open", [False, True], ids=["new-process", "store-already-open"])
+def test_locked_sqlite_warns_once_without_a_traceback(tmp_path, store_open):
+    # Locked before the process opens the store, or while it holds it open (a later stage call).
+    import sqlite3
+
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    out, _ = _finish(_log_in_process(tmp_path, uri, "fetch"))               # tables exist now
+    assert "RUN_ID None" not in out
+    if store_open:
+        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DVC_ROOT": str(tmp_path)}
+        proc = subprocess.Popen([sys.executable, "-c", _LOG_LOCKED, str(db)], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = _finish(proc, guard_s=120)
+        assert out.count("RUN_ID None") == 1 and out.index("RUN_ID None") > out.index("RUN_ID ")
+    else:
+        con = sqlite3.connect(db, isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        try:
+            out, err = _finish(_log_in_process(tmp_path, uri, "smooth"))
+        finally:
+            con.execute("ROLLBACK")
+            con.close()
+        assert "RUN_ID None" in out
+    assert "database is locked" in err and "outputs are written" in err
+    assert "Traceback" not in err                        # one warning, not MLflow's error log
+
+
+def test_parallel_stages_on_a_new_sqlite_store_are_all_logged(tmp_path):
+    # Two stages of parallel experiments logging at once to a database that does not exist yet:
+    # unserialised, they race to create the tables and one run is lost ("duplicate column").
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    procs = [_log_in_process(tmp_path, uri, stage) for stage in ("fetch", "smooth")]
+    outs = [_finish(p, guard_s=120)[0] for p in procs]
+    assert all("RUN_ID None" not in out and "RUN_ID " in out for out in outs), outs
+    import mlflow
+    runs = mlflow.MlflowClient(uri).search_runs(
+        [mlflow.MlflowClient(uri).get_experiment_by_name(tracking.EXPERIMENT).experiment_id])
+    assert sorted(r.data.tags["stage"] for r in runs) == ["fetch", "smooth"]
+
+
+def test_store_lock_is_exclusive_while_held(tmp_path):
+    import fcntl
+
+    uri = f"sqlite:///{tmp_path / 'sub' / 'mlflow.db'}"
+    with tracking.store_lock(uri):
+        with open(tmp_path / "sub" / "mlflow.db.lock") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(tmp_path / "sub" / "mlflow.db.lock") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)                 # released afterwards
+    with tracking.store_lock("http://127.0.0.1:1"):                       # other stores: no lock file
+        pass
