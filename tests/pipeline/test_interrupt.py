@@ -134,6 +134,7 @@ def to_netcdf(self, path, *a, **k):   # killed part-way through writing the netC
     threading.Event().wait(600)
 xr.Dataset.to_netcdf = to_netcdf
 sys.argv = ["stages/fetch.py"]
+sys.path.insert(0, "stages")   # as `python stages/fetch.py` does: the stage imports its neighbours
 runpy.run_path("stages/fetch.py", run_name="__main__")
 """
 
