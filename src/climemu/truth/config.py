@@ -8,20 +8,40 @@ from pydantic import Field, model_validator
 from climemu.core.config import Box, Strict
 
 
-class SyntheticConfig(Strict):
+class Memory(Strict):
+    """Local dynamics of a set of cells: memory, reach of the local operator, re-emergence."""
+
+    persistence: float = Field(gt=0)        # sum of the local lag weights phi_1..phi_K
+    decay: float = Field(gt=0, le=1)        # phi_k proportional to decay**(k-1): small = fast memory
+    kernel_radius: int = Field(ge=0, le=40)  # cells: reach of the local operator K_r
+    kernel_self: float = Field(ge=0, lt=1)  # the cell's own weight in the local operator
+    reemergence: float = Field(ge=0)        # total weight on the ``reemergence_lags``
+
+
+class Region(Memory):
+    """A box (degrees) whose cells follow their own :class:`Memory` (a planted counterpart)."""
+
+    name: str = Field(min_length=1)
+    box: Box
+
+
+class SyntheticConfig(Memory):
     """The known linear stochastic model behind the synthetic North Atlantic (docs/data.md).
 
-    a[t+1] = sum_k phi_k K_r a[t-k] + gain * 1_target * mean_source(a[t+1-lag]) + noise[t+1]
-    with phi_k proportional to decay**k and summing to ``persistence``.
+    a[t+1] = sum_k phi_k(p) K a[t+1-k] + gain * 1_target * mean_source(a[t+1-lag]) + noise[t+1],
+    with phi_k(p) from the :class:`Memory` of the cell's region (or these base values), the
+    re-emergence weight spread evenly over ``reemergence_lags``, K = kernel_self * I +
+    (1 - kernel_self) * K_r, and noise whose variance is ``noise_white`` spatially white and the
+    rest Gaussian-correlated over ``noise_length`` cells.
     """
 
     seed: int
     memory_months: int = Field(ge=1, le=36)
-    persistence: float = Field(gt=0)
-    decay: float = Field(gt=0, le=1)
-    kernel_radius: int = Field(ge=0, le=10)
+    reemergence_lags: list[int] = Field(min_length=1)
+    regions: list[Region]
     noise_std: float = Field(gt=0)          # degC, innovation std per month
-    noise_length: float = Field(ge=0)       # cells, Gaussian sigma of the noise
+    noise_length: float = Field(ge=0)       # cells, Gaussian sigma of the correlated noise
+    noise_white: float = Field(ge=0, le=1)  # share of the noise variance that is spatially white
     seasonal_cycle: bool
     tele_gain: float = Field(ge=0)
     tele_lag: int = Field(ge=1, le=36)
@@ -29,15 +49,41 @@ class SyntheticConfig(Strict):
     target_box: Box
     spinup_months: int = Field(ge=0)
 
+    @property
+    def order(self) -> int:
+        """K: the months a[t+1] depends on (at most 36, so the 36 input months hold the state)."""
+        lags = self.reemergence_lags if any(m.reemergence > 0 for m in self.memories()) else []
+        return max([self.memory_months, self.tele_lag, *lags])
+
+    def memories(self) -> list[Memory]:
+        """The base memory first, then each region's."""
+        return [self, *self.regions]
+
     @model_validator(mode="after")
     def _stable(self) -> "SyntheticConfig":
-        # Each lag operator is row-stochastic times |phi_k| (plus the gain on one lag), so
-        # sum |phi_k| + gain < 1 bounds the companion's infinity norm, hence its spectral radius.
-        if self.persistence + self.tele_gain >= 1:
-            raise ValueError(
-                f"persistence + tele_gain = {self.persistence + self.tele_gain:g} must be < 1 "
-                "for a stable (stationary) process")
+        # Each lag operator is row-stochastic times phi_k(p) (plus the gain on one lag), so a row
+        # sum of persistence + reemergence + gain < 1 bounds the companion's infinity norm,
+        # hence its spectral radius.
+        for m in self.memories():
+            total = m.persistence + m.reemergence + self.tele_gain
+            if total >= 1:
+                where = f"region {m.name!r}" if isinstance(m, Region) else "the base memory"
+                raise ValueError(
+                    f"{where}: persistence + reemergence + tele_gain = {total:g} must be < 1 "
+                    "for a stable (stationary) process")
         if self.tele_lag > self.memory_months:
             raise ValueError(f"tele_lag ({self.tele_lag}) must not exceed memory_months "
                              f"({self.memory_months})")
+        if any(not 1 <= lag <= 36 for lag in self.reemergence_lags):
+            raise ValueError(f"reemergence_lags {self.reemergence_lags} must lie in 1..36 "
+                             "(the input window holds 36 months)")
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"region names must be unique; got {names}")
+        for k, a in enumerate(self.regions):
+            for b in self.regions[k + 1:]:
+                if (a.box.lat_min < b.box.lat_max and b.box.lat_min < a.box.lat_max
+                        and a.box.lon_min < b.box.lon_max and b.box.lon_min < a.box.lon_max):
+                    raise ValueError(f"regions {a.name!r} and {b.name!r} overlap; each cell "
+                                     "follows one region")
         return self
