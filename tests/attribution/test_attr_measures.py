@@ -7,6 +7,7 @@ import xarray as xr
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import as_heatmaps
 from climemu.attribution.measures import (MAP_MEASURES, box_share, curve_spread, efolding_month,
+                                          share_before,
                                           group_monthly_contribution, locality_radius,
                                           map_measures, monthly_contribution, normalised_curve,
                                           share_of_last_month)
@@ -169,6 +170,16 @@ def test_map_measures_of_mass_on_one_ring():
     # t = (log 1.5 - log(1.5 / e)) / (log 1.5 - log e^-2) = 1 / (log 1.5 + 2).
     assert m["efolding_month"] == pytest.approx(-1 - 1 / (np.log(1.5) + 2))
     assert m["source_box_share"] == pytest.approx(0.5 / total)
+    assert m["share_before_minus12"] == 0.0
+
+
+def test_share_before_a_year():
+    # 1 on month -1, 2 on month -12, 3 on month -13, 4 on month -36: months -13 and earlier hold 7 of 10.
+    curve = np.zeros(36)
+    curve[[35, 24, 23, 0]] = [1.0, 2.0, 3.0, 4.0]
+    assert float(share_before(curve)) == pytest.approx(0.7)
+    assert float(share_before(curve, month=-1)) == pytest.approx(0.9)
+    assert np.isnan(float(share_before(np.zeros(36))))
 
 
 def test_map_measures_without_a_box_and_with_a_given_curve():

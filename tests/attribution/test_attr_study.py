@@ -32,8 +32,13 @@ def conv():
 
 @pytest.fixture
 def conv_truth(conv, data, kernel_coefficients):
-    """Exact coefficients of the linear model, cell -> (36, H, W): its 3x3 kernel placed there."""
-    return lambda cell: kernel_coefficients(conv, cell.i, cell.j, data.ocean.shape)
+    """Exact coefficients of the linear model, cell -> (36, H, W): its 3x3 kernel placed there.
+
+    At another lead, a made-up truth: the same kernel scaled by lead / data.lead, so the truth's
+    curve at each of ``explain.truth_leads`` is known by hand.
+    """
+    return lambda cell, lead=data.lead: (lead / data.lead) * kernel_coefficients(conv, cell.i, cell.j,
+                                                                                  data.ocean.shape)
 
 
 def _cfg(**kw):
@@ -60,6 +65,11 @@ def test_group_on_a_linear_model_matches_truth_exactly(data, conv, conv_truth):
     np.testing.assert_allclose(group["truth_pearson"].sel(cell="a"), 1.0, atol=1e-6)
     np.testing.assert_allclose(group["truth_spearman"].sel(cell="a"), 1.0, atol=1e-6)
     assert stats["relative_delta_max"] < 1e-4
+    # the truth's curve at each lead of explain.truth_leads: the lead's scale times its curve here
+    curve = group["truth_absolute"].sum(("lat", "lon"))                   # (cell, month)
+    for lead in cfg.truth_leads:
+        np.testing.assert_allclose(group["truth_curve_by_lead"].sel(truth_lead=lead),
+                                   lead / data.lead * curve, rtol=1e-5)
     # running means equal the mean of the stored heatmaps, computed here by hand
     x = data.inputs("train", np.arange(10)).numpy()
     w = conv.weight.detach().numpy()[0]

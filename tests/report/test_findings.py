@@ -9,16 +9,23 @@ from climemu.report.findings import (ceiling, claim_locality, claim_location, cl
 from tests import helpers
 
 
-def _cells(r50, r90, share, source):
+def _cells(r50, r90, share, source, early=0.1):
     return {"x": {"radius50_km": r50, "radius90_km": r90, "share_month_minus1": share,
-                  "efolding_month": -2.0, "source_box_share": source},
+                  "share_before_minus12": early, "efolding_month": -2.0, "source_box_share": source},
             "y": {"radius50_km": r50 + 10, "radius90_km": r90 + 10, "share_month_minus1": share,
-                  "efolding_month": -2.5, "source_box_share": 0.0}}
+                  "share_before_minus12": early, "efolding_month": -2.5, "source_box_share": 0.0}}
+
+
+def _by_lead(early_x: dict[int, float]):
+    return {str(lead): {"cells": {"x": {"share_before_minus12": v, "share_month_minus1": 0.5, "efolding_month": -2.0},
+                                  "y": {"share_before_minus12": 0.0, "share_month_minus1": 0.7, "efolding_month": -1.5}},
+                        "curve_spread": 0.2} for lead, v in early_x.items()}
 
 
 AGGREGATE = {"method": "deeplift", "n_samples": 8,
-             "attribution": {"cells": _cells(300.0, 900.0, 0.18, 1e-10), "curve_spread": 0.006},
-             "truth": {"cells": _cells(120.0, 220.0, 0.57, 0.05), "curve_spread": 0.019}}
+             "attribution": {"cells": _cells(300.0, 900.0, 0.18, 1e-10, early=0.3), "curve_spread": 0.006},
+             "truth": {"cells": _cells(120.0, 220.0, 0.57, 0.05, early=0.05), "curve_spread": 0.019,
+                       "by_lead": _by_lead({1: 0.05, 9: 0.18})}}
 ABLATE = {"far_field_influence": 0.008, "halo_cells": 3,
           "teleconnection": {"model_target_response_mean_abs": 6e-9, "true_target_response_mean_abs": 0.027,
                              "response_ratio": 2e-7, "response_correlation": 0.01}}
@@ -40,8 +47,8 @@ SCORE_ALL = {"pearson_median": 0.55, "pearson_q25": 0.5, "pearson_q75": 0.6, "sp
              "radius90_abs_error_km": 700.0, "curve_error": 1.36}
 SCORE = {"n_samples": 8, "lead": 1,
          "truth": {"x": {"source_box_share": 0.05}, "y": {"source_box_share": 0.0}},
-         "deeplift": {"all": SCORE_ALL, "x": {"source_box_share": 1e-10}},
-         "saliency": {"all": {**SCORE_ALL, "pearson_support_median": 0.3}, "x": {"source_box_share": 0.01}}}
+         "deeplift": {"all": SCORE_ALL, **_cells(310.0, 2000.0, 0.2, 1e-10)},
+         "saliency": {"all": {**SCORE_ALL, "pearson_support_median": 0.3}, **_cells(400.0, 950.0, 0.1, 0.01)}}
 SKILL = {"test": {"model": {"rmse_degC": 0.09, "acc_time": 0.98}, "persistence": {"rmse_degC": 0.05, "acc_time": 0.99},
                   "truth": {"rmse_degC": 0.04, "acc_time": 0.995}}}
 
@@ -71,7 +78,7 @@ def test_location_independence_fails_when_the_basin_spreads():
     assert c.short == "does not hold" and "0.040" in c.verdict
     assert any("24 ocean cells" in e and "16 samples" in e and "0.030" in e and "0.11 to 0.22" in e
                for e in c.evidence_against)
-    noisy = {**basin, "curve_spread_excess": 0.01}       # the spread is mostly sampling noise
+    noisy = {**basin, "curve_spread_noise": 0.048, "curve_spread_excess": 0.014}   # mostly sampling noise
     assert claim_location(AGGREGATE, spread_max=0.02, basin=noisy).short == "holds"
 
 
@@ -107,11 +114,22 @@ def test_exact_setting(smooth, seasonal, exact):
 
 
 def test_render_holds_every_section():
-    params = helpers.params()
+    # x lies in the planted link's target box (55.5 N, 27.5 W), y outside it
+    params = helpers.params({"explain": {"group_cells": [{"name": "x", "lat": 55.5, "lon": -27.5},
+                                                         {"name": "y", "lat": 40.5, "lon": -45.5}]}})
     text = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0, signed_full=0.9), SKILL)
     for heading in ("Finding 1", "Finding 2", "Finding 3", "Finding 4", "Every method against the truth",
                     "Sanity checks", "The ceiling"):
         assert f"## {heading}" in text
     assert "**approximate**" in text
+    # the controls: the truth through each rule beside the network's methods
+    controls = text.split("## Controls", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in controls.splitlines() if r.startswith("| ") and "---" not in r][1:]
+    assert len(rows) == 4
+    local, reach, location, tele = rows
+    assert "| local: r90 220 km to 230 km" in local and "deeplift: not local; saliency: local" in local
+    assert "grows at x (leads 1 -> 9: x 0.050 -> 0.180, y 0.000 -> 0.000)" in reach
+    assert "| independent: spread 0.019 |" in location
+    assert "present: 5.0%" in tele and "deeplift: absent; saliency: present" in tele
     assert "Highest median Pearson on the truth's support: **deeplift** (0.87); lowest: saliency (0.30)" in text
     assert "| saliency | 0.99 | 0.90 |" in text and "Failing: saliency." in text

@@ -14,8 +14,9 @@ import pandas as pd
 import xarray as xr
 
 from climemu.truth.agreement import quartiles
-from climemu.attribution.measures import (curve_spread, group_monthly_contribution, map_measures,
-                                          normalised_curve)
+from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
+                                          map_measures, normalised_curve, share_before,
+                                          share_of_last_month)
 from climemu.core.config import Box
 
 
@@ -44,6 +45,20 @@ def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def truth_by_lead(curves: xr.DataArray) -> dict:
+    """The truth's temporal measures at each lead (``truth_lead``, cell, month): finding 2's answer."""
+    out = {}
+    for lead in curves["truth_lead"].values:
+        c = curves.sel(truth_lead=lead)
+        out[str(int(lead))] = {
+            "cells": {str(name): {"share_month_minus1": float(share_of_last_month(c.sel(cell=name))),
+                                  "share_before_minus12": float(share_before(c.sel(cell=name))),
+                                  "efolding_month": float(efolding_month(c.sel(cell=name), interpolate=True))}
+                      for name in c["cell"].values},
+            "curve_spread": float(curve_spread(c, dim="cell"))}
+    return out
+
+
 def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
     """Per-cell measures and across-cell spread, flat enough for ``dvc metrics diff``."""
     lat_idx = {float(v): i for i, v in enumerate(group["lat"].values)}
@@ -61,6 +76,8 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
             # The paper's "all" curve (positive + negative means), as the contribution table.
             per_cell[str(name)] = map_measures(absolute, cell, source_box, curve=c.sel(cell=name))
         out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
+    if "truth_curve_by_lead" in group:
+        out["truth"]["by_lead"] = truth_by_lead(group["truth_curve_by_lead"])
     if has_truth:
         agreement = {}
         for name in group["cell"].values:

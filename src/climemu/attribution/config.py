@@ -34,6 +34,7 @@ class ExplainConfig(Strict):
     instance_cells: list[CellSpec] = Field(min_length=1)
     group_cells: list[CellSpec] = Field(min_length=1)
     max_samples: int = Field(ge=1)
+    truth_leads: list[int] = Field(min_length=1)   # synthetic: the truth's curve at these leads too
     # Group DeepLift runs every group cell from one forward pass (climemu.attribution.fast);
     # benchmarks/attribution.py, 2 CPU cores: 4 samples x 3 cells per pass, channels_last,
     # 32 ms per attribution, 3.4x plain Captum and 73% of the matmul-rate limit.

@@ -117,6 +117,9 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
 
     Also the mean target, output, error and input maps (paper Fig. 4, first row), the relative
     completeness delta of DeepLift / IG, and, with ``truth``, per-sample agreement with it.
+    ``truth(cell, lead=...)`` gives the exact coefficients; the truth's monthly |contribution|
+    curve is also kept at every lead of ``cfg.truth_leads`` on the same inputs
+    (``truth_curve_by_lead``), the planted answer of finding 2 (docs/measures.md).
     Under torchrun each process explains its own block of samples and the sums are added up
     (:mod:`climemu.core.distributed`); every process returns the combined result.
     """
@@ -129,6 +132,9 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
     scores = {c.name: ([], []) for c in cells}
     coef = {c.name: truth(c) for c in cells} if truth is not None else {}
+    leads = list(cfg.truth_leads) if truth is not None else []
+    coef_at = {(c.name, lead): truth(c, lead=lead) for c in cells for lead in leads}
+    lead_curves = np.zeros((len(leads), len(cells), data.input_months))   # (lead, cell, month) sums
     rel_deltas = []
     maps = {k: np.zeros(data.ocean.shape) for k in ("target", "output", "input_first")}
     has_delta = get_method(method).has_delta
@@ -155,6 +161,8 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
             if c.name in coef:
                 true = coef[c.name][None] * xs                                # (B, 36, H, W)
                 true_sums[c.name].update(true)
+                for li, lead in enumerate(leads):
+                    lead_curves[li, k] += np.abs(coef_at[(c.name, lead)][None] * xs).sum(axis=(0, 2, 3))
                 p, s = _correlations(attr, true, data.ocean)
                 scores[c.name][0].extend(p)
                 scores[c.name][1].extend(s)
@@ -174,6 +182,8 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
             ds[f"truth_{name}"] = true_means[name]
         ds["truth_pearson"] = (("cell", "sample"), np.array([scores[c.name][0] for c in cells]))
         ds["truth_spearman"] = (("cell", "sample"), np.array([scores[c.name][1] for c in cells]))
+        ds["truth_curve_by_lead"] = (("truth_lead", "cell", "month"), all_reduce_sum(lead_curves) / n)
+        ds = ds.assign_coords(truth_lead=leads)
     for k, v in maps.items():
         ds[f"mean_{k}"] = (("lat", "lon"), v / n)
     ds["mean_error"] = ds["mean_output"] - ds["mean_target"]

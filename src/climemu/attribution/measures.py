@@ -25,7 +25,7 @@ from climemu.core.grid import box_mask, great_circle_km
 
 # The keys of :func:`map_measures`, in the metrics of aggregate, score, sanity and basin.
 MAP_MEASURES = ("radius50_km", "radius90_km", "radius50_cells", "radius90_cells",
-                "efolding_month", "share_month_minus1", "source_box_share")
+                "efolding_month", "share_month_minus1", "share_before_minus12", "source_box_share")
 
 
 def _heatmaps(attr) -> xr.DataArray:
@@ -87,6 +87,17 @@ def share_of_last_month(curve):
     """Share of month -1 in the curve: the normalised curve at month -1."""
     c = normalised_curve(curve)
     return c.sel({MONTH: -1}) if MONTH in c.coords else c.isel({MONTH: -1})
+
+
+def share_before(curve, month: int = -12):
+    """Share of the months before ``month`` (by default -13 and earlier: more than a year back).
+
+    Finding 2's measure of reach: a longer lead should move mass to earlier months (paper
+    Sec. 4.2); the planted re-emergence (docs/data.md) makes this share grow with lead.
+    """
+    c = normalised_curve(curve)
+    months = c[MONTH].values if MONTH in c.coords else month_labels(c.sizes[MONTH])
+    return c.isel({MONTH: np.flatnonzero(months < month)}).sum(MONTH).where(c.notnull().any(MONTH))
 
 
 # --- temporal reach -----------------------------------------------------------------------
@@ -219,8 +230,8 @@ def map_measures(absolute: xr.DataArray, cell: tuple[int, int], source_box: Box 
 
     A flat dict of floats under the keys of :data:`MAP_MEASURES`: the radii holding 50% and
     90% of the mass, in km and in Chebyshev cells (:func:`locality_radius`), the interpolated
-    e-folding month (:func:`efolding_month`), the share of month -1 (:func:`share_of_last_month`)
-    and, given ``source_box``, the share of the mass inside it (:func:`box_share`).
+    e-folding month (:func:`efolding_month`), the share of month -1 (:func:`share_of_last_month`),
+    the share of months -13 and earlier (:func:`share_before`) and, given ``source_box``, the share of the mass inside it (:func:`box_share`).
 
     ``curve``: the monthly curve ``(month,)`` when the caller holds it from other sums (the
     group's "all" curve is positive + negative, paper Sec. 4.2); by default the map summed
@@ -233,7 +244,8 @@ def map_measures(absolute: xr.DataArray, cell: tuple[int, int], source_box: Box 
            "radius50_cells": float(radius["radius_cells"][0]),
            "radius90_cells": float(radius["radius_cells"][1]),
            "efolding_month": float(efolding_month(curve, interpolate=True)),
-           "share_month_minus1": float(share_of_last_month(curve))}
+           "share_month_minus1": float(share_of_last_month(curve)),
+           "share_before_minus12": float(share_before(curve))}
     if source_box is not None:
         out["source_box_share"] = box_share(absolute, source_box)
     return out

@@ -16,6 +16,9 @@ class ReportConfig(Strict):
     """
 
     local_km: float = Field(gt=0)         # finding 1: 90% of |attribution| within this radius
+    reach_ratio_min: float = Field(gt=1)  # finding 2: growth of the share of months <= -13 with lead
+    reach_share_min: float = Field(gt=0)  # finding 2: ... and that share at the longest lead at least
     spread_max: float = Field(gt=0)       # finding 3: largest std across cells of a month's share
+    tele_share_min: float = Field(gt=0)   # finding 4: source-box share of a target-box cell
     response_ratio_max: float = Field(gt=0)   # finding 4: network / true ablation response
     sanity_rank_max: float = Field(gt=0, le=1)   # a method "fails" above this rank correlation

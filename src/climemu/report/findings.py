@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from climemu.report import rules
+
 
 
 @dataclass
@@ -143,7 +145,7 @@ def claim_location(aggregate: dict, spread_max: float, basin: dict | None = None
     n = len(aggregate["attribution"]["cells"])
     claim = Claim("Finding 3: the temporal decay does not depend on location",
                   '"the monthly contribution plot is independent of the location" (Sec. 4.2).', verdict="")
-    holds = spread <= spread_max
+    holds = not rules.location_dependent(spread, spread_max)
     (claim.evidence_for if holds else claim.evidence_against).append(
         f"Across {n} cells the normalised monthly curves differ by at most {spread:.3f} (largest std of a "
         f"month's share); rule: independent if <= {spread_max:g}.")
@@ -157,14 +159,15 @@ def claim_location(aggregate: dict, spread_max: float, basin: dict | None = None
             f"samples each) the curves differ by at most {b:.3f}, of which sampling noise alone gives about "
             f"{noise:.3f} (split halves): {excess:.3f} in excess of noise. The share of month -1 ranges "
             f"{share['p10']:.2f} to {share['p90']:.2f} (10th to 90th percentile of cells).")
-        holds = holds and excess <= spread_max
+        holds = holds and not rules.location_dependent(b, spread_max, noise)
         spread = max(spread, excess)
     truth = aggregate.get("truth")
     if truth:
         t = truth["curve_spread"]
-        (claim.evidence_for if t <= spread_max else claim.evidence_against).append(
+        t_dep = rules.location_dependent(t, spread_max)
+        (claim.evidence_against if t_dep else claim.evidence_for).append(
             f"The truth's curves differ by {t:.3f}" + (": the data's decay is location-independent too."
-                                                        if t <= spread_max else
+                                                        if not t_dep else
                                                         ": the data's decay does depend on location, "
                                                         "and the network does not follow it."))
     claim.verdict = ("Holds" if holds else "Does not hold") + f" for the network (spread {spread:.3f})."
@@ -208,6 +211,96 @@ def claim_teleconnection(aggregate: dict, ablate: dict, ratio_max: float) -> Cla
                      "network, not the climate it emulates.")
     claim.short = "holds for the network, not for the data" if misses else "does not hold"
     return claim
+
+
+def _linked_cells(params, aggregate: dict) -> list[str]:
+    """Group cells inside the planted link's target box (by their coordinates, in degrees)."""
+    box = params.data.synthetic.target_box
+    return [c.name for c in params.explain.group_cells
+            if box.lat_min <= c.lat <= box.lat_max and box.lon_min <= c.lon <= box.lon_max
+            and c.name in aggregate["attribution"]["cells"]]
+
+
+def _yes(flag, yes: str, no: str) -> str:
+    return "n/a" if flag is None else (yes if flag else no)
+
+
+def controls(params, aggregate: dict, score: dict | None, basin: dict | None) -> str:
+    """Per finding: what the generator planted, what the exact contributions give through the
+    report's rule (the control), and what the network's methods give through the same rule."""
+    truth = aggregate.get("truth")
+    if not truth or params.data.source != "synthetic":
+        return ""
+    cfg, syn = params.report, params.data.synthetic
+    linked = _linked_cells(params, aggregate)
+    method = aggregate["method"]
+    net = aggregate["attribution"]["cells"]
+    methods = [m for m, v in (score or {}).items() if isinstance(v, dict) and "all" in v]
+    fmt_km = lambda cells, key: _range([c[key] for c in cells.values()], _km)   # noqa: E731
+
+    def per_method(decide) -> str:
+        return "; ".join(f"{m}: {decide({k: v for k, v in score[m].items() if k in net})}" for m in methods) or "-"
+
+    regions = ", ".join(f"{r.name} {r.kernel_radius}" for r in syn.regions)
+    local_t = rules.local(truth["cells"], cfg.local_km)
+    t50 = {k: f"{v['radius50_km']:.0f}" for k, v in truth["cells"].items()}
+    row1 = ["importance is local (r90 <= " + _km(cfg.local_km) + ")",
+            f"kernel radius {syn.kernel_radius} cells, {regions}",
+            f"{_yes(local_t, 'local', 'not local')}: r90 {fmt_km(truth['cells'], 'radius90_km')}, "
+            f"r50 by cell {t50} km",
+            f"{_yes(rules.local(net, cfg.local_km), 'local', 'not local')}: r90 {fmt_km(net, 'radius90_km')}",
+            per_method(lambda c: _yes(rules.local(c, cfg.local_km), "local", "not local"))]
+
+    by_lead = truth.get("by_lead")
+    grows = rules.reach_by_cell(by_lead, cfg.reach_ratio_min, cfg.reach_share_min) if by_lead else {}
+    leads = sorted(int(k) for k in by_lead) if by_lead else []
+    shares = (", ".join(f"{c} {by_lead[str(leads[0])]['cells'][c]['share_before_minus12']:.3f} -> "
+                        f"{by_lead[str(leads[-1])]['cells'][c]['share_before_minus12']:.3f}" for c in grows)
+              if by_lead else "")
+    reemerging = ", ".join(f"{r.name} {r.reemergence:g}" for r in syn.regions if r.reemergence > 0) or "none"
+    row2 = [f"reach grows with lead (share of months <= -13 x{cfg.reach_ratio_min:g} from the shortest to the "
+            "longest lead)",
+            f"re-emergence on lags {syn.reemergence_lags}: {reemerging}",
+            (f"grows at {', '.join(c for c, g in grows.items() if g) or 'no cell'} (leads {leads[0]} -> "
+             f"{leads[-1]}: {shares})") if by_lead else "n/a",
+            f"needs runs at leads {leads[0] if leads else 1} and {leads[-1] if leads else 9} "
+            f"(this run, lead {params.lead}: share {_range([c['share_before_minus12'] for c in net.values()], lambda v: f'{v:.3f}')})",
+            per_method(lambda c: _range([v.get("share_before_minus12", float("nan")) for v in c.values()],
+                                        lambda v: f"{v:.3f}"))]
+
+    decays = ", ".join(f"{r.name} {r.decay:g}" for r in syn.regions)
+    t_dep = rules.location_dependent(truth["curve_spread"], cfg.spread_max)
+    n_dep = rules.location_dependent(aggregate["attribution"]["curve_spread"], cfg.spread_max)
+    basin_text = ""
+    if basin:
+        b_dep = rules.location_dependent(basin["curve_spread"], cfg.spread_max, basin["curve_spread_noise"])
+        basin_text = (f"; basin: {_yes(b_dep, 'depends', 'independent')} (spread {basin['curve_spread']:.3f}, "
+                      f"noise {basin['curve_spread_noise']:.3f})")
+    row3 = [f"decay depends on location (curve spread > {cfg.spread_max:g} beyond noise)",
+            f"memory decay {syn.decay:g}, {decays}",
+            f"{_yes(t_dep, 'depends', 'independent')}: spread {truth['curve_spread']:.3f}",
+            f"{_yes(n_dep, 'depends', 'independent')}: spread {aggregate['attribution']['curve_spread']:.3f}"
+            + basin_text,
+            per_method(lambda c: "share of month -1 " + _range([v["share_month_minus1"] for v in c.values()],
+                                                               lambda v: f"{v:.2f}"))]
+
+    t_tele = rules.teleconnection(truth["cells"], linked, cfg.tele_share_min)
+    share = lambda cells: _range([cells[c].get("source_box_share", float("nan")) for c in linked], _pct)         if linked else "n/a"  # noqa: E731
+    row4 = [f"teleconnection (a target-box cell puts >= {_pct(cfg.tele_share_min)} in the source box)",
+            f"gain {syn.tele_gain:g} at lag {syn.tele_lag} into {', '.join(linked) or 'no group cell'}",
+            f"{_yes(t_tele, 'present', 'absent')}: {share(truth['cells'])}",
+            f"{_yes(rules.teleconnection(net, linked, cfg.tele_share_min), 'present', 'absent')}: {share(net)}",
+            per_method(lambda c: _yes(rules.teleconnection(c, linked, cfg.tele_share_min), "present", "absent"))]
+
+    head = ["| finding (rule) | planted in the data | truth through the rule | "
+            f"`{method}` on the network ({aggregate['n_samples']} samples) | each method "
+            f"({score['n_samples'] if score else 0} samples per cell) |", "|---|---|---|---|---|"]
+    return "\n".join([
+        "## Controls: the truth through the same rules", "",
+        "Each rule (`report` in `params.yaml`) decides for the exact contributions as for a method's heatmaps. "
+        "The truth column is the control: it must find what the generator planted (tests/report/"
+        "test_controls.py also checks that it finds nothing when the property is switched off).", "",
+        *head, *("| " + " | ".join(r) + " |" for r in (row1, row2, row3, row4)), ""])
 
 
 def methods_table(score: dict, aggregate: dict | None = None) -> str:
@@ -313,6 +406,7 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
              "follows from those files and the rules in `params.yaml` (`report`). Do not edit by hand.", "",
              f"Setting: {setting}. Group method: `{aggregate['method']}` over {aggregate['n_samples']} training "
              "samples.", "", *summary, ""]
+    parts += [controls(params, aggregate, score, basin)]
     parts += [c.markdown() for c in claims]
     if score:
         parts += ["## Every method against the truth", "", methods_table(score, aggregate)]

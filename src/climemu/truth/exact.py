@@ -36,14 +36,20 @@ def coefficients(model: LinearModel, cell: tuple[int, int], lead: int, input_mon
     p = ocean_index(model.ocean)[cell]
     if p < 0:
         return out
-    transposed = [op.T.tocsr() for op in model.lag_operators()]
+    # A_k = diag(phi[:, k]) K (+ the teleconnection on one lag), so A_k^T r = K^T (phi[:, k] * r):
+    # one sparse product per lead step for every k at once, never K copies of the operator.
+    kernel_t = model.kernel.T.tocsr()
     k_max = model.order
-    row = np.zeros((k_max, len(model.source)))    # (K, n_ocean): block k weights a[t-k]
+    n = kernel_t.shape[0]
+    row = np.zeros((k_max, n))                     # (K, n_ocean): block k weights a[t-k]
     row[0, p] = 1.0
     for _ in range(lead):
         head = row[0]
-        shifted = np.vstack([row[1:], np.zeros((1, row.shape[1]))])
-        row = np.stack([transposed[k] @ head for k in range(k_max)]) + shifted
+        shifted = np.vstack([row[1:], np.zeros((1, n))])
+        row = np.asarray(kernel_t @ (model.phi * head[:, None])).T + shifted     # (K, n)
+        if model.gain > 0 and model.source.any():
+            # tele^T head: target cells pass gain * mean over the source box back to the source
+            row[model.lag - 1, model.source] += model.gain * head[model.target].sum() / model.source.sum()
     for k in range(min(k_max, input_months)):      # block k is month -(k + 1)
         out[input_months - 1 - k][model.ocean] = row[k]
     return out

@@ -1,0 +1,116 @@
+"""Positive and negative controls for the report's rules (docs/measures.md, "Controls").
+
+The exact contributions of the synthetic source are measured like a method's heatmaps
+(:func:`climemu.attribution.controls.truth_measures`) and decided by the report's rules
+(:mod:`climemu.report.rules`) with the committed ``report`` params. At the generator's defaults
+every planted property must be found where it is planted; with each property switched off in
+the generator, it must not be found: a rule that gives both settings the same verdict decides
+nothing.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from climemu.attribution.controls import truth_measures
+from climemu.core.grid import box_mask, cell_centres, ocean_mask
+from climemu.report import rules
+from climemu.truth.synthetic import LinearModel, correlated_noise, simulate_anomalies
+from tests.helpers import params
+
+YEARS = 30          # 360 months: 32 input windows, 3 years apart where they can be
+N_SAMPLES = 32
+
+
+def _switched_off(name: str):
+    p = params()
+    syn = p.data.synthetic
+    memories = lambda **kw: {"regions": [r.model_copy(update=kw) for r in syn.regions], **kw}  # noqa: E731
+    update = {
+        "planted": {},
+        # every cell averages over a 25-cell radius: importance spreads over thousands of km
+        "locality off": memories(kernel_radius=25, kernel_self=0.0),
+        "reach off": memories(reemergence=0.0),
+        # one memory everywhere (the base's), the kernels and the teleconnection kept
+        "location off": {"regions": [r.model_copy(update={"persistence": syn.persistence, "decay": syn.decay,
+                                                          "reemergence": syn.reemergence})
+                                     for r in syn.regions]},
+        "teleconnection off": {"tele_gain": 0.0},
+    }[name]
+    return p, syn.model_validate({**syn.model_dump(), **{k: (v if not isinstance(v, list) else
+                                                              [r.model_dump() for r in v])
+                                                          for k, v in update.items()}})
+
+
+@lru_cache(maxsize=None)
+def measured(name: str) -> tuple[dict, dict]:
+    p, syn = _switched_off(name)
+    lat, lon = cell_centres(p.data.box, p.data.resolution)
+    ocean = ocean_mask(lat, lon).values
+    model = LinearModel.build(syn, lat, lon, ocean)
+    rng = np.random.default_rng(0)
+    n_months = 12 * YEARS
+    a = simulate_anomalies(model, correlated_noise(rng, n_months + syn.spinup_months, ocean, syn.noise_std,
+                                                   syn.noise_length, syn.noise_white), syn.spinup_months)
+    field = np.zeros((n_months, *ocean.shape))
+    field[:, ocean] = a
+    months = p.window.input_months
+    starts = np.linspace(0, n_months - months, N_SAMPLES).astype(int)
+    x = np.stack([field[s:s + months] for s in starts])                    # (B, 36, lat, lon)
+    cells = {c.name: (int(np.abs(lat - c.lat).argmin()), int(np.abs(lon - c.lon).argmin()))
+             for c in p.explain.group_cells}
+    m = truth_measures(model, x, cells, lat, lon, p.lead, p.explain.truth_leads, syn.source_box)
+    inside = box_mask(lat, lon, syn.target_box).values
+    linked = [name for name, (i, j) in cells.items() if inside[i, j]]
+    cfg = p.report
+    verdicts = {
+        "local": rules.local(m["cells"], cfg.local_km),
+        "reach": rules.reach_by_cell(m["by_lead"], cfg.reach_ratio_min, cfg.reach_share_min),
+        "location": rules.location_dependent(m["curve_spread"], cfg.spread_max),
+        "teleconnection": rules.teleconnection(m["cells"], linked, cfg.tele_share_min),
+    }
+    return m, verdicts
+
+
+def test_defaults_place_a_group_cell_in_each_planted_region():
+    p = params()
+    syn = p.data.synthetic
+    lat, lon = cell_centres(p.data.box, p.data.resolution)
+    for box in [r.box for r in syn.regions] + [syn.target_box]:
+        inside = box_mask(lat, lon, box)
+        assert any(bool(inside.sel(lat=c.lat, lon=c.lon, method="nearest")) for c in p.explain.group_cells), box
+
+
+def test_planted_truth_has_every_property_where_it_is_planted():
+    m, v = measured("planted")
+    assert v["local"], {k: c["radius90_km"] for k, c in m["cells"].items()}
+    # re-emergence lives in the subpolar region only, where the target-box cell lies
+    reemerging = {r.name for r in params().data.synthetic.regions if r.reemergence > 0}
+    assert reemerging and v["reach"]["target_box"] is True
+    assert v["reach"]["mid_atlantic"] is False and v["reach"]["subtropics"] is False
+    assert v["location"], m["curve_spread"]
+    assert v["teleconnection"]
+    # finding 1's counterpart: the regions' kernels give the truth different 50% radii
+    r50 = [c["radius50_km"] for c in m["cells"].values()]
+    assert max(r50) - min(r50) >= 100.0, r50
+
+
+@pytest.mark.parametrize("name, finding", [("locality off", "local"), ("reach off", "reach"),
+                                           ("location off", "location"),
+                                           ("teleconnection off", "teleconnection")])
+def test_each_property_switched_off_is_not_found(name, finding):
+    m, v = measured(name)
+    if finding == "local":
+        assert v["local"] is False, {k: c["radius90_km"] for k, c in m["cells"].items()}
+    elif finding == "reach":
+        assert not any(v["reach"].values()), v["reach"]
+    elif finding == "location":
+        assert v["location"] is False, m["curve_spread"]
+    else:
+        assert v["teleconnection"] is False
+    # and the other findings keep the planted verdict (the switch is specific)
+    _, planted = measured("planted")
+    for other in ("local", "teleconnection"):
+        if other != finding and not (name == "location off" and other == "location"):
+            assert v[other] == planted[other], (name, other)
