@@ -32,7 +32,8 @@ def main() -> None:
     with xr.open_dataset(paths.RAW) as raw:
         synthetic = generator_config(raw) is not None
         linear = LinearModel.from_dataset(raw) if synthetic else None
-    truth = (lambda c: coefficients(linear, (c.i, c.j), data.lead, data.input_months)) if synthetic else None
+    truth = ((lambda c, lead=data.lead: coefficients(linear, (c.i, c.j), lead, data.input_months))
+             if synthetic else None)
 
     group, stats = explain_group(model, data, cfg, group_cells, truth, device)
     if distributed.is_main():

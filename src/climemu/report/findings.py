@@ -243,11 +243,11 @@ def controls(params, aggregate: dict, score: dict | None, basin: dict | None) ->
 
     regions = ", ".join(f"{r.name} {r.kernel_radius}" for r in syn.regions)
     local_t = rules.local(truth["cells"], cfg.local_km)
-    t50 = {k: f"{v['radius50_km']:.0f}" for k, v in truth["cells"].items()}
+    t50 = ", ".join(f"{k} {v['radius50_km']:.0f}" for k, v in truth["cells"].items())
     row1 = ["importance is local (r90 <= " + _km(cfg.local_km) + ")",
             f"kernel radius {syn.kernel_radius} cells, {regions}",
             f"{_yes(local_t, 'local', 'not local')}: r90 {fmt_km(truth['cells'], 'radius90_km')}, "
-            f"r50 by cell {t50} km",
+            f"r50 by cell: {t50} km",
             f"{_yes(rules.local(net, cfg.local_km), 'local', 'not local')}: r90 {fmt_km(net, 'radius90_km')}",
             per_method(lambda c: _yes(rules.local(c, cfg.local_km), "local", "not local"))]
 
