@@ -36,6 +36,7 @@ TINY = {
              "synthetic": {"spinup_months": 24,
                            "source_box": {"lat_min": 46.0, "lat_max": 50.0, "lon_min": -45.0, "lon_max": -40.0},
                            "target_box": {"lat_min": 58.0, "lat_max": 62.0, "lon_min": -30.0, "lon_max": -25.0}}},
+    "identify": {"radius_cells": 2, "months": 3, "ols": {"years": 100}},   # 324 samples, 75 features
     "window": {"n_train": 32, "n_val": 16, "n_test": 16},
     "train": {"epochs": 1, "batch_size": 16},
     "explain": {"n_steps": 4, "max_samples": 6, "batch_size": 3,

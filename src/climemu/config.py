@@ -21,11 +21,11 @@ from climemu.forecast.config import EvaluateConfig
 from climemu.models.config import ModelConfig
 from climemu.report.config import ReportConfig
 from climemu.training.config import TrainConfig
-from climemu.truth.config import SyntheticConfig
+from climemu.truth.config import IdentifyConfig, SyntheticConfig
 
 __all__ = ["AblateConfig", "BasinConfig", "Box", "CellSpec", "ConfigError", "DataConfig", "EsgfConfig",
-           "EvaluateConfig", "ExplainConfig", "ModelConfig", "PangeoConfig", "Params", "ReportConfig",
-           "SanityConfig", "ScoreConfig", "SmoothConfig", "SyntheticConfig", "TrainConfig", "WindowConfig",
+           "EvaluateConfig", "ExplainConfig", "IdentifyConfig", "ModelConfig", "PangeoConfig", "Params",
+           "ReportConfig", "SanityConfig", "ScoreConfig", "SmoothConfig", "SyntheticConfig", "TrainConfig", "WindowConfig",
            "load_params", "parse_params"]
 
 
@@ -38,6 +38,7 @@ class Params(Strict):
     lead: int = Field(ge=1, le=36)   # months ahead of the last input month
     seed: int
     data: DataConfig
+    identify: IdentifyConfig
     smooth: SmoothConfig
     window: WindowConfig
     model: ModelConfig
@@ -58,6 +59,11 @@ class Params(Strict):
                 if not (box.lat_min <= c.lat <= box.lat_max and box.lon_min <= c.lon <= box.lon_max):
                     raise ValueError(f"explain.{key}.{i} ({c.name}: {c.lat}, {c.lon}) lies outside "
                                      f"data.box {box.model_dump()}")
+        cell = self.identify.cell      # identify skips real data (no truth): only synthetic needs it
+        if self.data.source == "synthetic" and not (box.lat_min <= cell.lat <= box.lat_max
+                                                    and box.lon_min <= cell.lon <= box.lon_max):
+            raise ValueError(f"identify.cell ({cell.lat}, {cell.lon}) lies outside data.box "
+                             f"{box.model_dump()}")
         if not box.contains(self.ablate.box):
             raise ValueError(f"ablate.box {self.ablate.box.model_dump()} lies outside data.box "
                              f"{box.model_dump()}")

@@ -21,8 +21,8 @@ from tests.helpers import TINY, merge
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline
 
-STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "report", "sanity", "score",
-          "smooth", "train", "window"]
+STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "identify", "report", "sanity",
+          "score", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
            "input_x_gradient"}
@@ -167,7 +167,9 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
     assert "Running stage 'window'" in out and "Running stage 'train'" in out
     assert "Running stage 'fetch'" not in out and "Running stage 'smooth'" not in out
     runs = _mlflow_runs(path)
-    assert sorted(s for s, e, _ in runs if e == "lead6") == [s for s in STAGES if s not in ("fetch", "smooth")]
+    # identify states its rules at lead 1 whatever `lead` is: it does not rerun either
+    assert sorted(s for s, e, _ in runs if e == "lead6") == [s for s in STAGES
+                                                             if s not in ("fetch", "identify", "smooth")]
     assert {lead for s, e, lead in runs if e == "lead6"} == {"6"}
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], path, env))
     assert "lead6" in json.dumps(shown)
@@ -272,6 +274,7 @@ def test_exp_run_on_local_cmip6_files(tmp_path_factory):
     skill = json.loads((dst / "metrics/skill.json").read_text())
     assert set(skill["test"]) == PREDICTORS - {"truth"} and "target_box" not in skill   # no truth in real data
     assert json.loads((dst / "metrics/score.json").read_text())["synthetic_truth"] is False
+    assert json.loads((dst / "metrics/identify.json").read_text())["synthetic_truth"] is False
     assert "**no ground truth**" in (dst / "reports/findings.md").read_text()
 
 

@@ -14,6 +14,7 @@ PATHS_FILE = Path(__file__).with_name("paths.yaml")
 OUTPUTS: dict[str, str] = yaml.safe_load(PATHS_FILE.read_text())["paths"]   # key -> path
 
 RAW = OUTPUTS["raw"]
+IDENTIFY_METRICS = OUTPUTS["identify_metrics"]
 SMOOTHED = OUTPUTS["smoothed"]
 WINDOWS = OUTPUTS["windows"]
 MODEL = OUTPUTS["model"]

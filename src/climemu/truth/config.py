@@ -87,3 +87,30 @@ class SyntheticConfig(Memory):
                     raise ValueError(f"regions {a.name!r} and {b.name!r} overlap; each cell "
                                      "follows one region")
         return self
+
+
+class Point(Strict):
+    """A position in degrees (the nearest grid cell centre is used, never an index)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=360)
+
+
+class OlsConfig(Strict):
+    """Least squares on a long run of the generator on a small box must find the exact answer."""
+
+    box: Box                                  # degrees; the cell nearest its centre is regressed
+    years: int = Field(ge=10)                 # simulated years (more: smaller sampling error)
+    correlation_min: float = Field(gt=0, le=1)   # Pearson(fit, exact) over all features
+    error_max: float = Field(gt=0)            # max |fit - exact| as a share of max |exact|
+
+
+class IdentifyConfig(Strict):
+    """The identify stage: can the data pin the truth down? (docs/data.md, "What the data can decide")"""
+
+    cell: Point                               # the neighbourhood's centre
+    radius_cells: int = Field(ge=0, le=40)    # square of 2 radius + 1 cells around it
+    months: int = Field(ge=1, le=36)          # the last input months used as features
+    condition_max: float = Field(gt=1)        # identifiable if the condition number is at most this
+    eigen_min_share: float = Field(gt=0)      # ... and eig_min >= this * noise_std**2
+    ols: OlsConfig
