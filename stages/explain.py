@@ -30,12 +30,14 @@ def main() -> None:
     instance_cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
     group_cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
     with xr.open_dataset(paths.RAW) as raw:
-        synthetic = generator_config(raw) is not None
+        generator = generator_config(raw)
+        synthetic = generator is not None
         linear = LinearModel.from_dataset(raw) if synthetic else None
     truth = ((lambda c, lead=data.lead: coefficients(linear, (c.i, c.j), lead, data.input_months))
              if synthetic else None)
 
-    group, stats = explain_group(model, data, cfg, group_cells, truth, device)
+    group, stats = explain_group(model, data, cfg, group_cells, truth, device,
+                                 source_box=generator.source_box if synthetic else None)
     if distributed.is_main():
         start = time.perf_counter()
         instance, deltas = explain_instance(model.cpu().to(memory_format=torch.contiguous_format), data, cfg, instance_cells, params.seed, truth)

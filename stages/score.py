@@ -36,7 +36,8 @@ def main() -> None:
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     coef = {c.name: coefficients(linear, (c.i, c.j), data.lead, data.input_months) for c in cells}
     ds = score_methods(model, data, explain.methods, cells, coef, cfg.max_samples, cfg.batch_size,
-                       cfg.n_steps, shap_baselines(explain, data, params.seed), explain.channels_last)
+                       cfg.n_steps, shap_baselines(explain, data, params.seed), explain.channels_last,
+                       block_cells=explain.block_cells)
     metrics = score_measures(ds, generator.source_box)
     write_json(metrics, paths.SCORE_METRICS)
     fig_score(ds, paths.SCORE_FIGURE)

@@ -1,16 +1,18 @@
 """Aggregation of hand-made group maps into curves and measures."""
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from climemu.attribution.aggregate import contribution_table, measures
+from climemu.attribution.measures import MAP_MEASURES
 from climemu.config import Box
 
 LAT = 10.5 + np.arange(5)
 LON = -50.5 + np.arange(6)
 
 
-def _group(with_truth=True):
+def _group(with_truth=True, variants=True):
     """Two cells; all mass at the cell itself, month -1 twice month -2, nothing earlier."""
     pos = np.zeros((2, 36, 5, 6))
     neg = np.zeros((2, 36, 5, 6))
@@ -30,16 +32,48 @@ def _group(with_truth=True):
         ds["truth_negative"] = (("cell", "month", "lat", "lon"), neg)
         ds["truth_pearson"] = (("cell", "sample"), [[0.1, 0.2, 0.3, 0.4], [1, 1, 1, 1]])
         ds["truth_spearman"] = (("cell", "sample"), [[0.0, 0.5, 0.5, 1.0], [1, 1, 1, 1]])
+    if variants:
+        _add_variants(ds, with_truth)
     return ds
+
+
+def _add_variants(ds, with_truth):
+    """The variants' pieces, as explain writes them, with 2 x 2 blocks (2 x 3 blocks of the grid).
+
+    Signed curve 1 on months -1 and -2; block map: 2 on month -1 in cell p's own block (1, 1),
+    2 on month -2 in the block (0, 1) south of it (2 degrees of meridian between the centres).
+    """
+    curve = np.zeros((2, 36))
+    curve[:, 34:] = 1.0
+    blocks = np.zeros((2, 36, 2, 3))
+    blocks[:, 35, 1, 1], blocks[:, 34, 0, 1] = 2.0, 2.0
+    for prefix in ("", "truth_") if with_truth else ("",):
+        ds[f"{prefix}signed_curve"] = (("cell", "month"), curve)
+        ds[f"{prefix}block_absolute"] = (("cell", "month", "block_lat", "block_lon"), blocks)
+        ds[f"{prefix}signed_radius50_km"] = (("cell", "sample"), [[0.0, 100.0, 200.0, np.nan]] * 2)
+        ds[f"{prefix}signed_radius90_km"] = (("cell", "sample"), [[300.0] * 4] * 2)
+        ds[f"{prefix}small_scale_share"] = ("cell", [0.1, 0.2])
+        ds[f"{prefix}signed_box_inside"] = ("cell", [1.0, 0.0])
+        ds[f"{prefix}signed_box_outside"] = ("cell", [3.0, 1.0])
+    ds.coords["block_lat"], ds.coords["block_lon"] = [11.0, 13.0], [-50.0, -48.0, -46.0]
+    ds.attrs.update(block_cells=2, small_scale_sigma=1.0)
 
 
 def test_contribution_table_long_form():
     t = contribution_table(_group(), lead=6)
-    assert list(t.columns) == ["lead", "method", "cell", "sign", "month", "contribution", "normalised"]
-    assert len(t) == 2 * 3 * 2 * 36          # method + truth, signs, cells, months
-    row = t[(t.method == "deeplift") & (t.cell == "p") & (t.sign == "all")]
+    assert list(t.columns) == ["lead", "method", "cell", "variant", "sign", "month", "contribution",
+                               "normalised"]
+    assert len(t) == 2 * (3 + 2) * 2 * 36    # method + truth, abs signs + signed + block, cells, months
+    row = t[(t.method == "deeplift") & (t.cell == "p") & (t.sign == "all") & (t.variant == "abs")]
     assert row.contribution.iloc[-1] == 2.0 and row.normalised.iloc[-1] == 2 / 3
     assert (t.lead == 6).all()
+    assert set(t[t.variant != "abs"].sign) == {"all"}
+    signed = t[(t.method == "truth") & (t.cell == "q") & (t.variant == "signed")]
+    assert list(signed.normalised.iloc[-2:]) == [0.5, 0.5]
+    block = t[(t.method == "deeplift") & (t.cell == "p") & (t.variant == "block")]
+    assert list(block.contribution.iloc[-2:]) == [2.0, 2.0]
+    # without the variants' pieces (a group file from before them): the abs rows only
+    assert set(contribution_table(_group(variants=False), lead=6).variant) == {"abs"}
 
 
 def test_measures_by_hand():
@@ -59,6 +93,27 @@ def test_measures_by_hand():
     assert a["pearson_median"] == 0.25 and a["spearman_q25"] == 0.375
     # normalised curves: attribution (2/3, 1/3) vs truth (3/4, 1/4) -> L1 error 1/6
     np.testing.assert_allclose(a["curve_abs_error"], 1 / 6)
+
+
+def test_variants_by_hand():
+    box = Box(lat_min=10, lat_max=11, lon_min=-51, lon_max=-50)
+    m = measures(_group(), source_box=box)
+    for key in ("attribution", "truth"):
+        p = m[key]["cells"]["p"]
+        assert p["share_month_minus1"] == (2 / 3 if key == "attribution" else 3 / 4)   # |.| kept
+        assert p["small_scale_share"] == 0.1
+        signed, block = p["variants"]["signed"], p["variants"]["block"]
+        # signed: curve 1, 1 -> half on month -1; the median of radii 0, 100, 200 (NaN left out)
+        assert signed["share_month_minus1"] == 0.5 and signed["share_before_minus12"] == 0
+        assert signed["radius50_km"] == 100 and signed["radius90_km"] == 300
+        assert signed["source_box_share"] == 0.25                      # 1 / (1 + 3)
+        # 1, 1, then 0 at month -3: linear crossing of 1/e between -2 and -3 (log of 0 undefined)
+        assert signed["efolding_month"] == pytest.approx(-2 - (1 - 1 / np.e))
+        # block: p at (2, 3) lies in block (1, 1); half the mass there, half one block (2 degrees) south
+        assert set(block) == set(MAP_MEASURES)
+        assert block["share_month_minus1"] == 0.5 and block["radius50_km"] == 0
+        assert block["radius90_km"] == pytest.approx(6371.0 * np.radians(2.0))
+        assert block["radius90_cells"] == 1 and block["source_box_share"] == 0    # the box holds block (0, 0): no mass
 
 
 def test_measures_without_truth():

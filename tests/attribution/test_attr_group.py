@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from climemu.attribution.group import GroupSums, group_explanation
+from climemu.attribution import group as group_module
+from climemu.attribution.group import GroupSums, VariantSums, group_explanation
+from climemu.attribution.measures import signed_radius, small_scale_share
 from climemu.attribution.methods import attribute
+from climemu.core.config import Box
+from tests.helpers import section
 
 H, W = 4, 5
 
@@ -61,3 +65,63 @@ def test_group_explanation_batches_like_one_big_call(bn_relu_conv_net):
     loader = [(x[:4], None), (x[4:], None)]
     again = group_explanation(bn_relu_conv_net, "deeplift", loader, (1, 2)).mean()
     np.testing.assert_allclose(again["positive"], means["positive"], rtol=1e-5, atol=1e-7)
+
+
+LAT, LON = 40.5 + np.arange(H), -20.5 + np.arange(W)
+
+
+def _variant_sums(box=None):
+    """2 x 2 blocks (hand-summed below) at cell (1, 2); the smoothing of params.yaml."""
+    return VariantSums(LAT, LON, (1, 2), 2, section("explain").small_scale_sigma, source_box=box)
+
+
+def test_variant_sums_equal_stored_heatmaps_by_hand():
+    maps = np.random.default_rng(2).normal(size=(7, 36, H, W))
+    box = Box(lat_min=40.0, lat_max=42.0, lon_min=-21.0, lon_max=-19.0)    # rows 0-1, columns 0-1
+    sums = _variant_sums(box=box)
+    for start in (0, 3, 6):
+        sums.update(torch.from_numpy(maps[start:start + 3]))
+    means = sums.mean()
+    assert sums.count == 7 and means.attrs["block_cells"] == 2
+    np.testing.assert_allclose(means["signed_curve"], np.abs(maps.sum((2, 3))).mean(0), rtol=1e-12)
+    # 2 x 2 blocks of a 4 x 5 grid, the fifth column dropped, summed by hand
+    blocks = maps[:, :, :, :4].reshape(7, 36, 2, 2, 2, 2).sum((3, 5))
+    np.testing.assert_allclose(means["block_absolute"], np.abs(blocks).mean(0), rtol=1e-12)
+    np.testing.assert_array_equal(means["block_lat"], [41.0, 43.0])
+    np.testing.assert_array_equal(means["block_lon"], [-20.0, -18.0])
+    for fraction, key in ((0.5, "signed_radius50_km"), (0.9, "signed_radius90_km")):
+        by_hand = [float(signed_radius(m, LAT, LON, (1, 2), fraction)) for m in maps]
+        np.testing.assert_allclose(means[key], by_hand)
+    sigma = section("explain").small_scale_sigma
+    assert float(means["small_scale_share"]) == pytest.approx(
+        np.mean([float(small_scale_share(m, sigma)) for m in maps]))
+    inside = np.abs(maps[:, :, :2, :2].sum((1, 2, 3))).mean()
+    outside = np.abs(maps.sum((1, 2, 3)) - maps[:, :, :2, :2].sum((1, 2, 3))).mean()
+    assert float(means["signed_box_inside"]) == pytest.approx(inside)
+    assert float(means["signed_box_outside"]) == pytest.approx(outside)
+
+
+def test_variant_sums_all_reduce_like_one_accumulator(monkeypatch):
+    # Two torchrun workers, simulated: worker 1's all_reduce records what it sends; worker 0's
+    # adds it (collectives run in the same order on every rank) and gathers its radii after its own.
+    maps = np.random.default_rng(4).normal(size=(5, 36, H, W))
+    whole = _variant_sums().update(maps).mean()
+    first, second = _variant_sums().update(maps[:3]), _variant_sums().update(maps[3:])
+    sent: list = []
+    monkeypatch.setattr(group_module, "all_reduce_sum", lambda a: sent.append(a) or a)
+    monkeypatch.setattr(group_module, "gather", lambda v: sent.append(v) or v)
+    second.all_reduce()
+    monkeypatch.setattr(group_module, "all_reduce_sum", lambda a: a + sent.pop(0))
+    monkeypatch.setattr(group_module, "gather", lambda v: list(v) + sent.pop(0))
+    merged = first.all_reduce().mean()
+    assert not sent and merged.attrs["n_samples"] == 5
+    for name in whole.data_vars:
+        np.testing.assert_allclose(merged[name], whole[name], rtol=1e-12)
+
+
+def test_variant_sums_refuse_a_different_grid_and_an_empty_mean():
+    sums = _variant_sums()
+    with pytest.raises(ValueError, match="do not match"):
+        sums.update(np.zeros((2, 36, H, W + 1)))
+    with pytest.raises(ValueError, match="no heatmaps"):
+        sums.mean()

@@ -6,11 +6,12 @@ import xarray as xr
 
 from climemu.attribution.group import GroupSums
 from climemu.attribution.heatmaps import as_heatmaps
-from climemu.attribution.measures import (MAP_MEASURES, box_share, curve_spread, efolding_month,
-                                          share_before,
+from climemu.attribution.measures import (MAP_MEASURES, block_cell, block_sum, box_share,
+                                          curve_spread, efolding_month, share_before,
                                           group_monthly_contribution, locality_radius,
                                           map_measures, monthly_contribution, normalised_curve,
-                                          share_of_last_month)
+                                          share_of_last_month, signed_box_share, signed_curve,
+                                          signed_measures, signed_radius, small_scale_share)
 from climemu.core.config import Box
 
 R = 6371.0                                        # km, the radius climemu.core.grid uses
@@ -190,3 +191,123 @@ def test_map_measures_without_a_box_and_with_a_given_curve():
     # The caller's curve (e.g. the group's positive + negative curve) replaces the map's own.
     curve = xr.DataArray(np.r_[np.zeros(34), 1.0, 1.0], dims="month", coords={"month": np.arange(-36, 0)})
     assert map_measures(a, CELL, curve=curve)["share_month_minus1"] == 0.5
+
+
+# --- identifiable variants ----------------------------------------------------------------
+
+def checkerboard(value: float) -> np.ndarray:
+    """A (36, lat, lon) map: +/- value on alternating cells of rows 0-3, columns 0-9, month -1.
+
+    It sums to zero over the grid, and over every 2 x 2 block (blocks start at row and column 0),
+    and it stays off the explained cell (row 4).
+    """
+    a = np.zeros((36, LAT.size, LON.size))
+    i, j = np.indices((4, 10))
+    a[35, :4, :10] = value * (-1.0) ** (i + j)
+    return a
+
+
+def test_a_checkerboard_moves_the_abs_measures_but_not_the_variants():
+    # Signed map: 3 at the cell on month -1, 1 at the cell on month -2. Adding a checkerboard of
+    # +/-0.5 on 40 cells of month -1 adds 20 to sum |A| of month -1 and nothing to any signed sum.
+    smooth = one_map({(-1, *CELL): 3.0, (-2, *CELL): 1.0})
+    noisy = smooth + checkerboard(0.5)
+    s, n = as_heatmaps(smooth, LAT, LON), as_heatmaps(noisy, LAT, LON)
+    # |.|: month -1 holds 3 of 4 without it, 23 of 24 with it; the radius holding 50% leaves the cell
+    # (the cell holds 4 of 24 < 12).
+    assert map_measures(np.abs(s), CELL)["share_month_minus1"] == pytest.approx(3 / 4)
+    assert map_measures(np.abs(n), CELL)["share_month_minus1"] == pytest.approx(23 / 24)
+    assert map_measures(np.abs(s), CELL)["radius50_km"] == 0
+    assert map_measures(np.abs(n), CELL)["radius50_km"] > meridian_km(1) - 1e-6
+    # signed curve: |3| on month -1 and |1| on month -2, with and without
+    np.testing.assert_allclose(signed_curve(n), signed_curve(s))
+    assert float(share_of_last_month(signed_curve(n))) == pytest.approx(3 / 4)
+    # signed radius: the cell alone holds the signed total 4 (the checkerboard sums to 0): 0 km
+    for fraction in (0.5, 0.9):
+        assert float(signed_radius(n, LAT, LON, CELL, fraction)) == 0
+        assert float(signed_radius(s, LAT, LON, CELL, fraction)) == 0
+    # blocks of 2 x 2: the checkerboard sums to exactly 0 in each; every block measure is unchanged
+    np.testing.assert_array_equal(block_sum(n, 2), block_sum(s, 2))
+    bc = block_cell(CELL, 2, (LAT.size, LON.size))
+    assert bc == (2, 2)
+    block = map_measures(np.abs(block_sum(n, 2)), bc)
+    assert block == map_measures(np.abs(block_sum(s, 2)), bc)
+    assert block["share_month_minus1"] == pytest.approx(3 / 4) and block["radius50_km"] == 0
+
+
+def test_signed_radius_by_hand():
+    # Month-summed signed map: +2 at the cell, -1 one cell north, +3 two cells north. Rings:
+    # cumulative 2, 1, 4 of the total 4.
+    i, j = CELL
+    a = one_map({(-1, i, j): 2.0, (-3, i + 1, j): -1.0, (-1, i + 2, j): 1.0, (-2, i + 2, j): 2.0})
+    assert float(signed_radius(a, LAT, LON, CELL, 0.5)) == 0            # 2 >= 0.5 * 4 at the cell
+    assert float(signed_radius(a, LAT, LON, CELL, 0.4)) == 0
+    assert float(signed_radius(a, LAT, LON, CELL, 0.9)) == pytest.approx(meridian_km(2), rel=1e-9)
+    # The direction of the total: the negated map has the same radii.
+    assert float(signed_radius(-a, LAT, LON, CELL, 0.9)) == pytest.approx(meridian_km(2), rel=1e-9)
+    # |.| counts the -1 as mass: 2 + 1 of 6 reach 50% one ring out.
+    assert float(locality_radius(a, LAT, LON, CELL)["radius_km"][0]) == pytest.approx(meridian_km(1), rel=1e-9)
+    # Cells at the same distance are summed before the crossing is looked for: +1 and -1 one cell
+    # east and west cancel, so 0.5 of the total (1, at the cell) is reached at the cell.
+    ring = one_map({(-1, i, j): 1.0, (-1, i, j + 1): -1.0, (-1, i, j - 1): 1.0})
+    assert float(signed_radius(ring, LAT, LON, CELL, 0.5)) == 0
+    # A total of zero has no radius; per sample, other dims kept.
+    both = signed_radius(np.stack([a, one_map({(-1, i, j): 1.0, (-1, i + 1, j): -1.0})]), LAT, LON, CELL, 0.9)
+    assert both.dims == ("sample",) and np.isnan(both[1]) and float(both[0]) == pytest.approx(meridian_km(2))
+    with pytest.raises(ValueError, match="fraction"):
+        signed_radius(a, LAT, LON, CELL, 0.0)
+
+
+def test_signed_radius_equals_the_abs_radius_on_a_positive_map():
+    a = np.abs(np.random.default_rng(3).normal(size=(36, LAT.size, LON.size)))
+    r = locality_radius(a, LAT, LON, CELL)["radius_km"].values
+    np.testing.assert_allclose([float(signed_radius(a, LAT, LON, CELL, f)) for f in (0.5, 0.9)], r, rtol=1e-12)
+
+
+def test_block_sum_by_hand():
+    values = np.arange(20.0).reshape(4, 5)
+    a = xr.DataArray(values, dims=("lat", "lon"),
+                     coords={"lat": 10.5 + np.arange(4), "lon": -50.5 + np.arange(5)})
+    b = block_sum(a, 2)                     # the fifth column is trimmed
+    np.testing.assert_array_equal(b, [[0 + 1 + 5 + 6, 2 + 3 + 7 + 8], [10 + 11 + 15 + 16, 12 + 13 + 17 + 18]])
+    np.testing.assert_array_equal(b["lat"], [11.0, 13.0])     # the blocks' centres
+    np.testing.assert_array_equal(b["lon"], [-50.0, -48.0])
+    # other dims kept; a block of 1 is the map itself
+    stacked = block_sum(np.stack([values, -values])[:, None], 2)     # (sample, month, lat, lon)
+    assert stacked.dims == ("sample", "month", "lat", "lon") and float(stacked[1, 0, 1, 1]) == -60
+    np.testing.assert_array_equal(block_sum(a, 1), a)
+    # a cell in the trimmed edge belongs to the nearest block
+    assert block_cell((3, 4), 2, (4, 5)) == (1, 1) and block_cell((1, 2), 2, (4, 5)) == (0, 1)
+    with pytest.raises(ValueError, match="does not fit"):
+        block_sum(a, 5)
+
+
+def test_small_scale_share_of_a_constant_and_a_checkerboard():
+    constant = np.full((2, LAT.size, LON.size), 3.0)
+    assert float(small_scale_share(constant, 1.0)) == pytest.approx(0, abs=1e-12)
+    i, j = np.indices((LAT.size, LON.size))
+    board = (-1.0) ** (i + j)
+    # A Gaussian of one cell keeps about 2 exp(-pi^2 / 2) = 1.4% of a +/-1 pattern per axis:
+    # almost all the energy is small-scale (the reflecting edges keep a little more).
+    assert 0.95 < float(small_scale_share(board, 1.0)) <= 1
+    both = small_scale_share(np.stack([constant, np.stack([board, board]), 0 * constant]), 1.0)
+    assert both.dims == ("sample",) and both[0] == pytest.approx(0, abs=1e-12) and np.isnan(both[2])
+
+
+def test_signed_curve_and_box_share_per_sample():
+    i, j = CELL
+    a = one_map({(-1, i, j): 1.0, (-1, 0, 0): -3.0, (-2, 8, 10): 2.0})
+    maps = as_heatmaps(np.stack([a, -a]), LAT, LON)
+    curve = signed_curve(maps)
+    assert curve.dims == ("sample", "month")
+    # |1 - 3| = 2 on month -1 and 2 on month -2, for both signs: the mean over samples does not cancel.
+    np.testing.assert_array_equal(curve.sel(month=-1), [2, 2])
+    np.testing.assert_array_equal(curve.sel(month=-2), [2, 2])
+    assert float(monthly_contribution(maps)["all"].sel(month=-1)[0]) == 4
+    # box around (0, 0) at 50.5 N, 30.5 W: |-3| inside, |1 + 2| outside -> 1/2; the |.| share is 3/6.
+    box = Box(lat_min=50.0, lat_max=51.0, lon_min=-31.0, lon_max=-30.0)
+    np.testing.assert_allclose(signed_box_share(maps, box), [0.5, 0.5])
+    # The group's signed measures from accumulated pieces: the median of the radii, NaN left out.
+    m = signed_measures(curve.mean("sample"), [1.0, 3.0, np.nan], [5.0, np.nan, 7.0], (1.0, 3.0))
+    assert m["radius50_km"] == 2 and m["radius90_km"] == 6 and m["source_box_share"] == 0.25
+    assert m["share_month_minus1"] == 0.5

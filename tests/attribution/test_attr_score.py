@@ -35,7 +35,7 @@ def scored(data, linear, kernel_coefficients):
     coef = {c.name: kernel_coefficients(linear, c.i, c.j, data.ocean.shape) for c in cells}
     methods = ["deeplift", "integrated_gradients", "input_x_gradient", "saliency"]
     ds = score_methods(linear, data, methods, cells, coef, n_samples=5, batch_size=2, n_steps=4,
-                       channels_last=False)
+                       channels_last=False, block_cells=section("explain").block_cells)
     return ds, coef, cells
 
 
@@ -79,3 +79,28 @@ def test_mean_maps_and_measures(scored, data):
     assert m["truth"]["b"]["source_box_share"] == 0.0 and m["truth"]["a"]["source_box_share"] > 0
     assert m["deeplift"]["all"]["pearson_median"] == pytest.approx(1.0, abs=1e-5)
     assert m["saliency"]["all"]["pearson_support_median"] < 0.99
+
+
+def test_variants_of_exact_methods_match_the_truth(scored, data):
+    # DeepLift is the truth here, so every variant's errors are 0 and its block maps correlate 1;
+    # the block maps are the hand-summed blocks of coef * x.
+    ds, coef, _ = scored
+    b = section("explain").block_cells
+    x = data.inputs("train", np.arange(5)).numpy()
+    true = coef["a"][None] * x                                              # (5, 36, 8, 10)
+    blocks = true[:, :, :8 // b * b, :10 // b * b].reshape(5, 36, 8 // b, b, 10 // b, b).sum((3, 5))
+    np.testing.assert_allclose(ds["truth_block_absolute"].sel(cell="a"), np.abs(blocks).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(ds["truth_signed_curve"].sel(cell="a"), np.abs(true.sum((2, 3))).mean(0), rtol=1e-5)
+    m = score_measures(ds)
+    for cell in ("a", "b", "all"):
+        variants = m["deeplift"][cell]["variants"]
+        assert set(variants) == {"abs", "signed", "block"}
+        for v in variants.values():
+            assert v["share_month_minus1_abs_error"] == pytest.approx(0, abs=1e-5)
+            assert v["radius50_km_abs_error"] == pytest.approx(0, abs=1e-6)
+        assert variants["block"]["pearson_median"] == pytest.approx(1, abs=1e-5)
+    t = m["truth"]["a"]["variants"]
+    assert t["signed"]["share_month_minus1"] == pytest.approx(
+        float(np.abs(true[:, -1].sum((1, 2))).mean() / np.abs(true.sum((2, 3))).mean(0).sum()), rel=1e-5)
+    # saliency (|w|, sign and input ignored) is off in the signed and block variants
+    assert m["saliency"]["all"]["variants"]["block"]["pearson_median"] < 0.99

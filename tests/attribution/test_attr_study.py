@@ -77,6 +77,17 @@ def test_group_on_a_linear_model_matches_truth_exactly(data, conv, conv_truth):
     by_hand[:, :, 2:5, 3:6] = w[None] * x[:, :, 2:5, 3:6]
     np.testing.assert_allclose(group["absolute"].sel(cell="a"), np.abs(by_hand).mean(0), atol=1e-6)
     np.testing.assert_allclose(group["mean_target"], data.targets_of("train", np.arange(10))[:, 0].mean(0), atol=1e-6)
+    # the identifiable variants' pieces, of the heatmaps and of the truth, from the same heatmaps
+    b = cfg.block_cells                                                 # 3: blocks of a 8 x 10 grid
+    blocks = by_hand[:, :, :8 // b * b, :10 // b * b].reshape(10, 36, 8 // b, b, 10 // b, b).sum((3, 5))
+    for prefix in ("", "truth_"):
+        a = group.sel(cell="a")
+        np.testing.assert_allclose(a[f"{prefix}signed_curve"], np.abs(by_hand.sum((2, 3))).mean(0), atol=1e-6)
+        np.testing.assert_allclose(a[f"{prefix}block_absolute"], np.abs(blocks).mean(0), atol=1e-6)
+        assert a[f"{prefix}signed_radius50_km"].sizes["sample"] == 10
+        assert 0 <= float(a[f"{prefix}small_scale_share"]) <= 1
+    np.testing.assert_allclose(group["signed_radius90_km"], group["truth_signed_radius90_km"], rtol=1e-6)
+    assert group.attrs["block_cells"] == b and group.attrs["small_scale_sigma"] == cfg.small_scale_sigma
 
 
 def test_instance_has_every_method_and_the_truth(data, conv, conv_truth):

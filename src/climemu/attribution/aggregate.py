@@ -5,6 +5,11 @@ curves (positive, negative, all), their normalised form, the locality radius (fi
 e-folding month and the share of month -1 (finding 2), and the spread of the normalised curves
 across cells (finding 3). With the synthetic source, the same measures on the exact
 contributions and the agreement of each heatmap with them.
+
+Each map measure comes in three variants (docs/measures.md, "Identifiable variants"): the
+paper's |.| one under the existing keys, and ``variants: {"signed": ..., "block": ...}`` beside
+it, with the small-scale share; the contribution table marks its rows with ``variant``
+(``abs``, ``signed``, ``block``).
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import pandas as pd
 import xarray as xr
 
 from climemu.truth.agreement import quartiles
-from climemu.attribution.measures import (curve_spread, efolding_month, group_monthly_contribution,
-                                          map_measures, normalised_curve, share_before,
-                                          share_of_last_month)
+from climemu.attribution.heatmaps import LAT, LON
+from climemu.attribution.measures import (block_cell, curve_spread, efolding_month,
+                                          group_monthly_contribution, map_measures,
+                                          normalised_curve, share_before, share_of_last_month,
+                                          signed_measures)
 from climemu.core.config import Box
 
 
@@ -29,20 +36,66 @@ def curves(group: xr.Dataset, truth: bool = False) -> xr.Dataset:
     return group_monthly_contribution(_means(group, "truth_" if truth else ""))
 
 
+def has_variants(group: xr.Dataset) -> bool:
+    """Whether the group results hold the identifiable variants' pieces (explain since they exist)."""
+    return "signed_curve" in group and "block_absolute" in group
+
+
+def block_map(group: xr.Dataset, truth: bool = False) -> xr.DataArray:
+    """The mean |block sum| maps (cell, month, lat, lon), lat/lon the blocks' centres."""
+    b = group[("truth_" if truth else "") + "block_absolute"]
+    return b.rename({"block_lat": LAT, "block_lon": LON})
+
+
+def variant_curves(group: xr.Dataset, truth: bool = False) -> dict[str, xr.DataArray]:
+    """The "all" curve (cell, month) of each variant: ``abs``, and ``signed``, ``block`` when held."""
+    out = {"abs": curves(group, truth)["all"]}
+    if has_variants(group):
+        prefix = "truth_" if truth else ""
+        out["signed"] = group[f"{prefix}signed_curve"]
+        out["block"] = block_map(group, truth).sum((LAT, LON))
+    return out
+
+
 def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
-    """Long form (lead, method, cell, sign, month, contribution, normalised) for dvc plots."""
+    """Long form (lead, method, cell, variant, sign, month, contribution, normalised) for dvc plots.
+
+    ``variant`` ``abs``: the paper's curves, signs positive, negative and all; ``signed`` (the
+    mean |sum over cells| per month) and ``block`` (the mean |block sum| summed over blocks):
+    sign ``all`` only.
+    """
     frames = []
     sources = [(group.attrs["method"], False)] + ([("truth", True)] if "truth_absolute" in group else [])
     for method, is_truth in sources:
         c = curves(group, is_truth)
-        for sign in ("positive", "negative", "all"):
-            norm = normalised_curve(c[sign])
-            for cell in c["cell"].values:
+        by_variant = [("abs", sign, c[sign]) for sign in ("positive", "negative", "all")]
+        by_variant += [(name, "all", curve) for name, curve in variant_curves(group, is_truth).items()
+                       if name != "abs"]
+        for variant, sign, curve in by_variant:
+            norm = normalised_curve(curve)
+            for cell in curve["cell"].values:
                 frames.append(pd.DataFrame({
-                    "lead": lead, "method": method, "cell": str(cell), "sign": sign,
-                    "month": c["month"].values, "contribution": c[sign].sel(cell=cell).values,
+                    "lead": lead, "method": method, "cell": str(cell), "variant": variant, "sign": sign,
+                    "month": curve["month"].values, "contribution": curve.sel(cell=cell).values,
                     "normalised": norm.sel(cell=cell).values}))
     return pd.concat(frames, ignore_index=True)
+
+
+def cell_variants(group: xr.Dataset, name, cell: tuple[int, int], source_box: Box | None,
+                  truth: bool = False) -> dict:
+    """``small_scale_share`` and ``variants`` (signed, block) of one cell, as aggregate.json holds them."""
+    prefix = "truth_" if truth else ""
+    g = group.sel(cell=name)
+    box = None
+    if source_box is not None and f"{prefix}signed_box_inside" in g:
+        box = (g[f"{prefix}signed_box_inside"], g[f"{prefix}signed_box_outside"])
+    signed = signed_measures(g[f"{prefix}signed_curve"], g[f"{prefix}signed_radius50_km"].values,
+                             g[f"{prefix}signed_radius90_km"].values, box)
+    blocks = block_map(group, truth).sel(cell=name)                      # (month, lat, lon)
+    shape = (group.sizes[LAT], group.sizes[LON])
+    block = map_measures(blocks, block_cell(cell, int(group.attrs["block_cells"]), shape), source_box)
+    return {"small_scale_share": float(g[f"{prefix}small_scale_share"]),
+            "variants": {"signed": signed, "block": block}}
 
 
 def truth_by_lead(curves: xr.DataArray) -> dict:
@@ -75,6 +128,8 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
             absolute = g["truth_absolute" if is_truth else "absolute"]     # (month, lat, lon)
             # The paper's "all" curve (positive + negative means), as the contribution table.
             per_cell[str(name)] = map_measures(absolute, cell, source_box, curve=c.sel(cell=name))
+            if has_variants(group):
+                per_cell[str(name)].update(cell_variants(group, name, cell, source_box, is_truth))
         out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
     if "truth_curve_by_lead" in group:
         out["truth"]["by_lead"] = truth_by_lead(group["truth_curve_by_lead"])

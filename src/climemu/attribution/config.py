@@ -35,6 +35,11 @@ class ExplainConfig(Strict):
     group_cells: list[CellSpec] = Field(min_length=1)
     max_samples: int = Field(ge=1)
     truth_leads: list[int] = Field(min_length=1)   # synthetic: the truth's curve at these leads too
+    # Identifiable variants of the map measures (docs/measures.md): signed attributions summed
+    # over blocks of block_cells x block_cells cells before |.|, and the share of a map's energy
+    # below a Gaussian smoothing of small_scale_sigma cells.
+    block_cells: int = Field(ge=1)
+    small_scale_sigma: float = Field(gt=0)
     # Group DeepLift runs every group cell from one forward pass (climemu.attribution.fast);
     # benchmarks/attribution.py, 2 CPU cores: 4 samples x 3 cells per pass, channels_last,
     # 32 ms per attribution, 3.4x plain Captum and 73% of the matmul-rate limit.

@@ -18,11 +18,12 @@ from torch import nn
 
 from climemu.truth.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
-from climemu.attribution.group import GroupSums
+from climemu.attribution.group import GroupSums, VariantSums
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method, method_kwargs
 from climemu.attribution.runner import AttributionRunner
 from climemu.attribution.config import CellSpec, ExplainConfig
+from climemu.core.config import Box
 from climemu.data.window import WindowedData
 from climemu.core.distributed import all_reduce_sum, gather, world
 from climemu.core.grid import nearest_cell
@@ -112,7 +113,8 @@ def _zero_output(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cells: list[Cell],
-                  truth=None, device: torch.device = torch.device("cpu")) -> tuple[xr.Dataset, dict]:
+                  truth=None, device: torch.device = torch.device("cpu"),
+                  source_box: Box | None = None) -> tuple[xr.Dataset, dict]:
     """Mean positive / negative / absolute heatmaps over training samples, per group cell.
 
     Also the mean target, output, error and input maps (paper Fig. 4, first row), the relative
@@ -120,6 +122,11 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     ``truth(cell, lead=...)`` gives the exact coefficients; the truth's monthly |contribution|
     curve is also kept at every lead of ``cfg.truth_leads`` on the same inputs
     (``truth_curve_by_lead``), the planted answer of finding 2 (docs/measures.md).
+    For the heatmaps and the exact contributions alike, the pieces of the identifiable variants
+    (:class:`~.group.VariantSums`, blocks of ``cfg.block_cells``, smoothing ``cfg.small_scale_sigma``;
+    the signed source-box sums when ``source_box`` is given): ``signed_curve``, ``block_absolute``,
+    ``signed_radius50_km``, ``signed_radius90_km``, ``small_scale_share`` per cell, ``truth_``
+    prefixed for the truth.
     Under torchrun each process explains its own block of samples and the sums are added up
     (:mod:`climemu.core.distributed`); every process returns the combined result.
     """
@@ -130,6 +137,9 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
     sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
     true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
+    variant = {(c.name, is_truth): VariantSums(data.lat, data.lon, (c.i, c.j), cfg.block_cells,
+                                               cfg.small_scale_sigma, data.input_months, source_box)
+               for c in cells for is_truth in ((False, True) if truth is not None else (False,))}
     scores = {c.name: ([], []) for c in cells}
     coef = {c.name: truth(c) for c in cells} if truth is not None else {}
     leads = list(cfg.truth_leads) if truth is not None else []
@@ -158,15 +168,19 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                          else attr.sum(axis=(1, 2, 3), dtype=np.float64) - change)
                 rel_deltas.extend(np.abs(delta) / np.maximum(np.abs(change), 1e-12))
             sums[c.name].update(attr)
+            variant[(c.name, False)].update(attr)
             if c.name in coef:
                 true = coef[c.name][None] * xs                                # (B, 36, H, W)
                 true_sums[c.name].update(true)
+                variant[(c.name, True)].update(true)
                 for li, lead in enumerate(leads):
                     lead_curves[li, k] += np.abs(coef_at[(c.name, lead)][None] * xs).sum(axis=(0, 2, 3))
                 p, s = _correlations(attr, true, data.ocean)
                 scores[c.name][0].extend(p)
                 scores[c.name][1].extend(s)
     seconds = time.perf_counter() - start
+    for v in variant.values():
+        v.all_reduce()
     for c in cells:
         sums[c.name].all_reduce(shape)
         if coef:
@@ -176,6 +190,11 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     rel_deltas = gather(rel_deltas)
     means = [sums[c.name].mean() for c in cells]
     ds = xr.concat(means, dim="cell")
+    for is_truth in (False, True) if coef else (False,):
+        v = xr.concat([variant[(c.name, is_truth)].mean() for c in cells], dim="cell")
+        for name in v.data_vars:
+            ds[("truth_" if is_truth else "") + name] = v[name]
+    ds.attrs.update({"block_cells": cfg.block_cells, "small_scale_sigma": cfg.small_scale_sigma})
     if coef:
         true_means = xr.concat([true_sums[c.name].mean() for c in cells], dim="cell")
         for name in ("positive", "negative", "absolute"):

@@ -9,6 +9,12 @@ They turn the paper's three findings (Sec. 4) into numbers:
 :func:`map_measures` reduces one mean |attribution| map to all of them at once, under the one
 set of keys (:data:`MAP_MEASURES`) that every stage reporting a map measure uses.
 
+Identifiable variants (docs/measures.md, "Identifiable variants"): the |.| measures add up
+patterns that cancel on the inputs' scales, so the data does not pin them down. The variants
+measure signed sums first (:func:`signed_curve`, :func:`signed_radius`, :func:`signed_box_share`),
+or |.| of block sums (:func:`block_sum`, :func:`block_cell`), and :func:`small_scale_share` says
+how much of a map lies at scales the inputs do not resolve.
+
 Inputs are xarray objects with named dims ``month`` (labels -36..-1), ``lat``, ``lon`` or
 numpy arrays in that axis order (see :func:`~.heatmaps.as_heatmaps`); results are xarray.
 """
@@ -17,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.ndimage import gaussian_filter
 
-from climemu.attribution.heatmaps import LAT, LON, MONTH, as_heatmaps, month_labels
+from climemu.attribution.heatmaps import LAT, LON, MONTH, SAMPLE, as_heatmaps, month_labels
 from climemu.attribution.pixel import check_cell
 from climemu.core.config import Box
 from climemu.core.grid import box_mask, great_circle_km
@@ -248,4 +255,197 @@ def map_measures(absolute: xr.DataArray, cell: tuple[int, int], source_box: Box 
            "share_before_minus12": float(share_before(curve))}
     if source_box is not None:
         out["source_box_share"] = box_share(absolute, source_box)
+    return out
+
+
+# --- identifiable variants (docs/measures.md, "Identifiable variants") ----------------------
+
+def _maps(attr) -> xr.DataArray:
+    """A DataArray with dims lat, lon (and any others); numpy: (lat, lon), (month, lat, lon) or
+    (sample, month, lat, lon)."""
+    if isinstance(attr, xr.DataArray):
+        a = attr
+    else:
+        values = np.asarray(attr, dtype=float)
+        dims = {2: (LAT, LON), 3: (MONTH, LAT, LON), 4: (SAMPLE, MONTH, LAT, LON)}.get(values.ndim)
+        if dims is None:
+            raise ValueError(f"maps must be (lat, lon), (month, lat, lon) or (sample, month, lat, lon); "
+                             f"got shape {values.shape}")
+        a = xr.DataArray(values, dims=dims)
+    if not {LAT, LON} <= set(a.dims):
+        raise ValueError(f"maps need dims lat and lon; got dims {tuple(a.dims)}")
+    return a
+
+
+def signed_curve(attr) -> xr.DataArray:
+    """Per sample and month, |sum over cells of the signed map|: (sample, month, lat, lon) -> (sample, month).
+
+    The identifiable counterpart of the "all" curve of :func:`monthly_contribution`. A pattern
+    that sums to zero over the grid (a checkerboard, noise that cancels) adds to sum |A| but not
+    to |sum A|, and |sum A| over every cell of a month is that month's contribution to the
+    output, which the data pins down. The absolute value is taken per sample (before any mean):
+    the inputs are anomalies, so the signed sums change sign from sample to sample and their
+    mean would cancel. The group variant is the mean over samples. Other dims are kept
+    (docs/measures.md, "Identifiable variants").
+    """
+    return np.abs(_maps(attr).reduce(np.nansum, dim=(LAT, LON)))          # missing values count as 0
+
+
+def _distances_km(lat, lon, cell: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    lat, lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
+    if (lat.size, lon.size) != tuple(shape):
+        raise ValueError(f"lat/lon of sizes {(lat.size, lon.size)} do not match the maps {tuple(shape)}")
+    i, j = check_cell(cell, lat.size, lon.size)
+    lat2, lon2 = np.meshgrid(lat, lon, indexing="ij")                     # (H, W)
+    return great_circle_km(lat[i], lon[j], lat2, lon2).ravel()            # (H * W,)
+
+
+def _signed_radius_rows(mass: np.ndarray, distance: np.ndarray, fraction: float) -> np.ndarray:
+    """Per row of ``mass`` (n, cells): the signed radius; rings of equal distance are summed first."""
+    rings, ring_of = np.unique(distance, return_inverse=True)            # ascending distances
+    out = np.full(mass.shape[0], np.nan)
+    for row in range(mass.shape[0]):
+        by_ring = np.bincount(ring_of, weights=mass[row], minlength=rings.size)   # (rings,)
+        cumulative = np.cumsum(by_ring)
+        total = cumulative[-1]
+        if not (np.isfinite(total) and total != 0):
+            continue
+        # In the total's direction; the relative tolerance as in _radius. The last ring always
+        # reaches the total, so a crossing exists.
+        reached = np.sign(total) * cumulative >= fraction * abs(total) * (1 - 1e-12)
+        out[row] = rings[np.argmax(reached)]
+    return out
+
+
+def signed_radius(attr, lat, lon, cell: tuple[int, int], fraction: float = 0.5) -> xr.DataArray:
+    """Per map, the radius where the cumulative signed contribution first reaches ``fraction`` of it.
+
+    The map is summed over months (signed, when it has a ``month`` dim); cells are ordered by
+    great-circle distance from the explained cell ``cell = (i, j)`` and summed ring by ring
+    (cells at the same distance together, so the order within a ring does not matter). The
+    radius is the smallest distance d at which the cumulative signed sum S(d), times the sign of
+    the total T, first reaches ``fraction * |T|``. NaN when T is zero.
+
+    Why: the locality radius of :func:`locality_radius` counts |A|, so a checkerboard or noise
+    that cancels over a neighbourhood moves it outwards although it contributes nothing to the
+    output; here it cancels within the rings it spans. On a map with no negative values the two
+    radii coincide. ``attr``: (lat, lon), (month, lat, lon) or (sample, month, lat, lon) (numpy
+    in that order, or a DataArray with any other dims, kept); the group variant is the median
+    over samples. Returns km (docs/measures.md, "Identifiable variants").
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1]; got {fraction}")
+    a = _maps(attr)
+    if MONTH in a.dims:
+        a = a.sum(MONTH)
+    other = [d for d in a.dims if d not in (LAT, LON)]
+    a = a.transpose(*other, LAT, LON)
+    distance = _distances_km(lat, lon, cell, (a.sizes[LAT], a.sizes[LON]))
+    mass = np.nan_to_num(a.values.reshape(-1, distance.size))            # (n, H * W)
+    radius = _signed_radius_rows(mass, distance, fraction).reshape([a.sizes[d] for d in other])
+    return xr.DataArray(radius, dims=other, coords={d: a[d] for d in other if d in a.coords},
+                        attrs={"units": "km", "fraction": fraction})
+
+
+def block_sum(attr, block: int) -> xr.DataArray:
+    """Signed attributions summed over non-overlapping ``block`` x ``block`` cells.
+
+    (..., lat, lon) -> (..., lat // block, lon // block): blocks start at the first row and
+    column; rows and columns left over at the northern and eastern edges are dropped
+    (``xarray``'s ``coarsen(boundary="trim")``). lat/lon coordinates, when present, become the
+    blocks' centres (the mean of their cells'). Missing values count as 0.
+
+    Why: a pattern that changes sign within a block (on scales the inputs do not resolve)
+    cancels in the block's sum, so |block sum| keeps what the data can tell apart. The block
+    variant of every map measure is :func:`map_measures` of the mean over samples of
+    |block_sum| with the explained cell mapped to its block (:func:`block_cell`)
+    (docs/measures.md, "Identifiable variants").
+    """
+    if block < 1:
+        raise ValueError(f"block must be at least 1 cell; got {block}")
+    a = _maps(attr)
+    if a.sizes[LAT] < block or a.sizes[LON] < block:
+        raise ValueError(f"block of {block} cells does not fit the grid {(a.sizes[LAT], a.sizes[LON])}")
+    return a.coarsen({LAT: block, LON: block}, boundary="trim").reduce(np.nansum)
+
+
+def block_cell(cell: tuple[int, int], block: int, shape: tuple[int, int]) -> tuple[int, int]:
+    """The block (row, column) of :func:`block_sum` holding cell ``(i, j)`` of a grid of ``shape``.
+
+    A cell in the rows or columns trimmed at the edges is mapped to the nearest block.
+    """
+    i, j = check_cell(cell, *shape)
+    return min(i // block, shape[0] // block - 1), min(j // block, shape[1] // block - 1)
+
+
+def small_scale_share(attr, sigma: float) -> xr.DataArray:
+    """Share of a map's energy at scales the inputs do not resolve, per map.
+
+    ``sum (A - G_sigma * A)^2 / sum A^2`` over months and cells, where ``G_sigma * A`` smooths
+    each month's map with a Gaussian of ``sigma`` cells over lat and lon only
+    (``scipy.ndimage.gaussian_filter``, reflecting edges). 0 for a map that is smooth on that
+    scale (a constant: exactly 0), near 1 for a checkerboard. NaN for an all-zero map.
+
+    Why: with spatially smooth inputs, the part of a heatmap that varies faster than the inputs'
+    decorrelation length is not constrained by the data (it multiplies input patterns that
+    barely occur); a large share says the |.| measures of that map are mostly such structure.
+    ``attr``: (lat, lon), (month, lat, lon) or (sample, month, lat, lon); every dim other
+    than month, lat and lon is kept (the group variant is the mean over samples;
+    docs/measures.md, "Identifiable variants").
+    """
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0 cells; got {sigma}")
+    a = _maps(attr)
+    values = np.nan_to_num(a.values.astype(float))
+    sigmas = [sigma if d in (LAT, LON) else 0.0 for d in a.dims]
+    residual = values - gaussian_filter(values, sigma=sigmas)
+    summed = tuple(k for k, d in enumerate(a.dims) if d in (MONTH, LAT, LON))
+    energy = (values ** 2).sum(axis=summed)
+    share = np.where(energy > 0, (residual ** 2).sum(axis=summed) / np.where(energy > 0, energy, 1.0), np.nan)
+    kept = [d for d in a.dims if d not in (MONTH, LAT, LON)]
+    return xr.DataArray(share, dims=kept, coords={d: a[d] for d in kept if d in a.coords})
+
+
+def signed_box_share(attr, box: Box) -> xr.DataArray:
+    """Per map, |signed sum inside a box| / (|signed sum inside| + |signed sum outside|).
+
+    The signed counterpart of :func:`box_share` (the box in degrees; all months together):
+    the share of the contribution coming through the box, with cancelling patterns cancelled
+    on each side. NaN when both sums are zero. ``attr`` needs lat/lon coordinates; other dims
+    (``sample``) are kept. :func:`signed_box_sums` gives the two terms for a group mean.
+    """
+    inside, outside = signed_box_sums(attr, box)
+    total = inside + outside
+    return inside / total.where(total > 0)
+
+
+def signed_box_sums(attr, box: Box) -> tuple[xr.DataArray, xr.DataArray]:
+    """|signed sum inside the box| and |signed sum outside| per map (all months), other dims kept."""
+    a = _maps(attr)
+    mask = xr.DataArray(box_mask(a[LAT].values, a[LON].values, box).values, dims=(LAT, LON))
+    dims = [d for d in (MONTH, LAT, LON) if d in a.dims]
+    inside = (a * mask).reduce(np.nansum, dim=dims)
+    return np.abs(inside), np.abs(a.reduce(np.nansum, dim=dims) - inside)
+
+
+def signed_measures(curve, radius50, radius90, box_sums=None) -> dict:
+    """The signed variant's measures of a group from its accumulated pieces.
+
+    ``curve``: the mean :func:`signed_curve` over samples (month,); ``radius50``/``radius90``:
+    per-sample :func:`signed_radius` values (km), reduced by their median over samples (NaN
+    samples left out); ``box_sums``: the mean over samples of the two terms of
+    :func:`signed_box_sums` ``(inside, outside)``, giving ``source_box_share``. The keys are
+    those of :data:`MAP_MEASURES` that the signed variant defines (no Chebyshev radii).
+    """
+    def median(v):
+        v = np.asarray(v, dtype=float)
+        return float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else float("nan")
+
+    out = {"radius50_km": median(radius50), "radius90_km": median(radius90),
+           "efolding_month": float(efolding_month(curve, interpolate=True)),
+           "share_month_minus1": float(share_of_last_month(curve)),
+           "share_before_minus12": float(share_before(curve))}
+    if box_sums is not None:
+        inside, outside = (float(v) for v in box_sums)
+        out["source_box_share"] = inside / (inside + outside) if inside + outside > 0 else float("nan")
     return out
