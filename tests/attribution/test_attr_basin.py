@@ -70,6 +70,25 @@ def test_measures_of_a_model_that_copies_the_last_month(data):
     assert s["share_month_minus1"]["median"] == pytest.approx(1.0)
 
 
+def test_the_exact_contributions_are_measured_like_the_network(data):
+    # LastMonthCopy's exact coefficients: 2 on month -1 at the cell itself. DeepLift of a linear
+    # model is coefficient x input, so the truth's measures equal the network's, cell by cell.
+    def truth(i, j):
+        coef = np.zeros((data.input_months, *data.ocean.shape))
+        coef[-1, i, j] = 2.0
+        return coef
+
+    cells = np.array([[1, 1], [4, 5]])
+    cfg = section("basin", max_samples=6, batch_size=4, cells_per_pass=2)
+    ds, _ = explain_basin(LastMonthCopy(), data, cfg, cells, truth=truth)
+    for key in ("curve", "half_difference", "share_month_minus1", "radius50_km", "efolding_month"):
+        np.testing.assert_allclose(ds[f"truth_{key}"], ds[key], atol=1e-6)
+    s = summary(ds)
+    assert s["truth"]["curve_spread"] == s["curve_spread"] == 0.0
+    assert s["truth"]["share_month_minus1"]["median"] == pytest.approx(1.0)
+    assert "truth" not in summary(explain_basin(LastMonthCopy(), data, cfg, cells)[0])
+
+
 def test_cells_sharing_a_pass_give_the_same_measures(data):
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(36, 4, 3, padding=1, bias=False), nn.ReLU(),

@@ -117,7 +117,10 @@ def test_render_holds_every_section():
     # x lies in the planted link's target box (55.5 N, 27.5 W), y outside it
     params = helpers.params({"explain": {"group_cells": [{"name": "x", "lat": 55.5, "lon": -27.5},
                                                          {"name": "y", "lat": 40.5, "lon": -45.5}]}})
-    text = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0, signed_full=0.9), SKILL)
+    basin = {"n_cells": 24, "attributions": 384, "curve_spread": 0.01, "curve_spread_noise": 0.008,
+             "curve_spread_excess": 0.006, "share_month_minus1": {"p10": 0.11, "median": 0.16, "p90": 0.22},
+             "truth": {"curve_spread": 0.3, "curve_spread_noise": 0.001}}
+    text = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0, signed_full=0.9), SKILL, basin)
     for heading in ("Finding 1", "Finding 2", "Finding 3", "Finding 4", "Every method against the truth",
                     "Sanity checks", "The ceiling"):
         assert f"## {heading}" in text
@@ -129,7 +132,8 @@ def test_render_holds_every_section():
     local, reach, location, tele = rows
     assert "| local: r90 220 km to 230 km" in local and "deeplift: not local; saliency: local" in local
     assert "grows at x (leads 1 -> 9: x 0.050 -> 0.180, y 0.000 -> 0.000)" in reach
-    assert "| independent: spread 0.019 |" in location
+    assert "| independent: spread 0.019; basin (24 cells): depends (spread 0.300, noise 0.001) |" in location
+    assert "independent (spread 0.010, noise 0.008)" in location
     assert "present: 5.0%" in tele and "deeplift: absent; saliency: present" in tele
     assert "Highest median Pearson on the truth's support: **deeplift** (0.87); lowest: saliency (0.30)" in text
     assert "| saliency | 0.99 | 0.90 |" in text and "Failing: saliency." in text

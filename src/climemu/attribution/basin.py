@@ -72,8 +72,13 @@ def _measures(halves: np.ndarray, lat: np.ndarray, lon: np.ndarray, cell) -> dic
 
 
 def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells: np.ndarray,
-                  device: torch.device = torch.device("cpu")) -> tuple[xr.Dataset, dict]:
-    """Per cell: the normalised monthly curve and the measures; every process returns all cells."""
+                  device: torch.device = torch.device("cpu"), truth=None) -> tuple[xr.Dataset, dict]:
+    """Per cell: the normalised monthly curve and the measures; every process returns all cells.
+
+    ``truth``: optional callable (i, j) -> exact coefficients (36, H, W) of the synthetic
+    source; the exact contributions of the same samples are then measured like a method's
+    (``truth_*`` variables): the control of finding 3 across the basin (docs/measures.md).
+    """
     runner = AttributionRunner(model, data, channels_last=cfg.channels_last, device=device)
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
     # Samples spread evenly over the training period: the 12-month smoothed record changes
@@ -87,18 +92,33 @@ def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells:
     start = time.perf_counter()
     for group in progress(passes, desc="basin", unit="pass"):
         halves = np.zeros((len(group), 2, *shape))                         # (K, 2, 36, H, W) float64
+        true_halves = np.zeros_like(halves) if truth is not None else None
+        coef = [truth(*c) for c in group] if truth is not None else []
         for positions, x in runner.batches(chosen, cfg.batch_size):
             attrs = np.abs(runner.attribute(x, group).maps)                 # (K, B, 36, H, W)
             half = np.searchsorted(chosen, positions) % 2    # alternate samples: two independent halves
             for h in (0, 1):
                 halves[:, h] += attrs[:, half == h].sum(axis=1)
-        rows.extend(_measures(h / len(chosen), data.lat, data.lon, c) for h, c in zip(halves, group))
+            if truth is not None:
+                xs = x.cpu().numpy().astype(np.float64)                     # (B, 36, H, W)
+                for k, c in enumerate(coef):
+                    true = np.abs(c[None] * xs)                             # (B, 36, H, W)
+                    for h in (0, 1):
+                        true_halves[k, h] += true[half == h].sum(axis=0)
+        for k, c in enumerate(group):
+            row = _measures(halves[k] / len(chosen), data.lat, data.lon, c)
+            if truth is not None:
+                row.update({f"truth_{key}": v for key, v in
+                            _measures(true_halves[k] / len(chosen), data.lat, data.lon, c).items()})
+            rows.append(row)
     seconds = time.perf_counter() - start
     rows, all_seconds = gather(rows), gather([seconds])
+    prefixes = ["", "truth_"] if truth is not None else [""]
     ds = xr.Dataset(
-        {"curve": (("cell", "month"), np.array([r["curve"] for r in rows])),
-         "half_difference": (("cell", "month"), np.array([r["half_difference"] for r in rows])),
-         **{k: ("cell", np.array([r[k] for r in rows])) for k in BASIN_MEASURES}},
+        {**{f"{p}{k}": (("cell", "month"), np.array([r[f"{p}{k}"] for r in rows]))
+            for p in prefixes for k in ("curve", "half_difference")},
+         **{f"{p}{k}": ("cell", np.array([r[f"{p}{k}"] for r in rows]))
+            for p in prefixes for k in BASIN_MEASURES}},
         coords={"cell": np.arange(len(cells)), "month": month_labels(shape[0]),
                 "cell_lat": ("cell", data.lat[cells[:, 0]]), "cell_lon": ("cell", data.lon[cells[:, 1]]),
                 "cell_i": ("cell", cells[:, 0]), "cell_j": ("cell", cells[:, 1])},
@@ -112,22 +132,28 @@ def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells:
     return ds, stats
 
 
-def summary(ds: xr.Dataset) -> dict:
-    """Basin-wide numbers for finding 3 and the spread of findings 1-2 across cells."""
-    curves = ds["curve"]
+def summary(ds: xr.Dataset, prefix: str = "") -> dict:
+    """Basin-wide numbers for finding 3 and the spread of findings 1-2 across cells.
+
+    With the exact contributions in ``ds`` (``truth_*``), the same numbers for them under
+    ``truth``; ``prefix`` selects which variables are summarised.
+    """
+    curves = ds[f"{prefix}curve"]
     spread = float(curves.std("cell", ddof=0).max("month"))
     # What sampling noise alone gives (split halves), and the spread in excess of it.
-    noise = float(ds["half_difference"].std("cell", ddof=0).max("month"))
+    noise = float(ds[f"{prefix}half_difference"].std("cell", ddof=0).max("month"))
     out = {"n_cells": int(ds.sizes["cell"]),
            # Finding 3: the std across cells of the normalised curves, max over months.
            "curve_spread": spread, "curve_spread_noise": noise,
            "curve_spread_excess": float(np.sqrt(max(spread ** 2 - noise ** 2, 0.0)))}
     for key in ("efolding_month", "share_month_minus1", "radius50_km"):
-        v = ds[key].values
+        v = ds[f"{prefix}{key}"].values
         v = v[np.isfinite(v)]
         q = np.percentile(v, [10, 50, 90]) if v.size else [np.nan] * 3
         out[key] = {"p10": float(q[0]), "median": float(q[1]), "p90": float(q[2]),
                     "finite_cells": int(v.size)}
+    if not prefix and "truth_curve" in ds:
+        out["truth"] = summary(ds, "truth_")
     return out
 
 

@@ -276,9 +276,15 @@ def controls(params, aggregate: dict, score: dict | None, basin: dict | None) ->
         b_dep = rules.location_dependent(basin["curve_spread"], cfg.spread_max, basin["curve_spread_noise"])
         basin_text = (f"; basin: {_yes(b_dep, 'depends', 'independent')} (spread {basin['curve_spread']:.3f}, "
                       f"noise {basin['curve_spread_noise']:.3f})")
+    truth_basin = ""
+    if basin and "truth" in basin:
+        tb = basin["truth"]
+        tb_dep = rules.location_dependent(tb["curve_spread"], cfg.spread_max, tb["curve_spread_noise"])
+        truth_basin = (f"; basin ({basin['n_cells']} cells): {_yes(tb_dep, 'depends', 'independent')} "
+                       f"(spread {tb['curve_spread']:.3f}, noise {tb['curve_spread_noise']:.3f})")
     row3 = [f"decay depends on location (curve spread > {cfg.spread_max:g} beyond noise)",
             f"memory decay {syn.decay:g}, {decays}",
-            f"{_yes(t_dep, 'depends', 'independent')}: spread {truth['curve_spread']:.3f}",
+            f"{_yes(t_dep, 'depends', 'independent')}: spread {truth['curve_spread']:.3f}" + truth_basin,
             f"{_yes(n_dep, 'depends', 'independent')}: spread {aggregate['attribution']['curve_spread']:.3f}"
             + basin_text,
             per_method(lambda c: "share of month -1 " + _range([v["share_month_minus1"] for v in c.values()],
