@@ -1,6 +1,6 @@
 """report: the paper's findings as claims, decided by this run's metrics -> reports/findings.md.
 
-Reads only the small metrics files of aggregate, ablate, score, sanity, evaluate and basin, so it
+Reads only the small metrics files of aggregate, ablate, score, band, sanity, evaluate and basin, so it
 reruns in a second whenever any of them changes.
 """
 
@@ -24,9 +24,10 @@ def _load(path: str) -> dict:
 def main() -> None:
     params = load_params()
     score = _load(paths.SCORE_METRICS)
+    band = _load(paths.BAND_METRICS)
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
-                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS))
+                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band)
     write_text(text, paths.FINDINGS)
     print(f"report: {paths.FINDINGS}")
     log_run("report", params, {}, [paths.FINDINGS])

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from climemu.attribution.config import (AblateConfig, BasinConfig, CellSpec, ExplainConfig,
+from climemu.attribution.config import (AblateConfig, BandConfig, BasinConfig, CellSpec, ExplainConfig,
                                         SanityConfig, ScoreConfig)
 from climemu.core.config import Box, ConfigError, Strict, _describe
 from climemu.data.config import DataConfig, EsgfConfig, PangeoConfig, SmoothConfig, WindowConfig
@@ -23,7 +23,7 @@ from climemu.report.config import ReportConfig
 from climemu.training.config import TrainConfig
 from climemu.truth.config import IdentifyConfig, SyntheticConfig
 
-__all__ = ["AblateConfig", "BasinConfig", "Box", "CellSpec", "ConfigError", "DataConfig", "EsgfConfig",
+__all__ = ["AblateConfig", "BandConfig", "BasinConfig", "Box", "CellSpec", "ConfigError", "DataConfig", "EsgfConfig",
            "EvaluateConfig", "ExplainConfig", "IdentifyConfig", "ModelConfig", "PangeoConfig", "Params",
            "ReportConfig", "SanityConfig", "ScoreConfig", "SmoothConfig", "SyntheticConfig", "TrainConfig", "WindowConfig",
            "load_params", "parse_params"]
@@ -48,6 +48,7 @@ class Params(Strict):
     ablate: AblateConfig
     evaluate: EvaluateConfig
     score: ScoreConfig
+    band: BandConfig
     sanity: SanityConfig
     report: ReportConfig
 

@@ -21,7 +21,7 @@ from tests.helpers import TINY, merge
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline
 
-STAGES = ["ablate", "aggregate", "basin", "evaluate", "explain", "fetch", "identify", "report", "sanity",
+STAGES = ["ablate", "aggregate", "band", "basin", "evaluate", "explain", "fetch", "identify", "report", "sanity",
           "score", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",

@@ -1,4 +1,4 @@
-"""Sections of the attribution stages: ``explain``, ``basin``, ``ablate``, ``score``, ``sanity``.
+"""Sections of the attribution stages: ``explain``, ``basin``, ``ablate``, ``score``, ``band``, ``sanity``.
 """
 
 from __future__ import annotations
@@ -95,6 +95,22 @@ class ScoreConfig(Strict):
     max_samples: int = Field(ge=1)     # training samples per group cell, the first ones
     batch_size: int = Field(ge=1)
     n_steps: int = Field(ge=2)         # Integrated Gradients
+
+
+class BandConfig(Strict):
+    """The band stage: the range of each measure over near-optimal linear predictors
+    (docs/measures.md, "Equivalence band"), at the group cells on the group samples."""
+
+    radii: list[int] = Field(min_length=1)            # cells: square neighbourhoods of the ridge fits
+    penalties: list[float] = Field(min_length=1)      # multiples of the mean eigenvalue of X^T X
+    tolerance: float = Field(gt=0)                    # near-optimal: val MSE <= (1 + tolerance) x best
+
+    @model_validator(mode="after")
+    def _positive(self) -> "BandConfig":
+        if any(r < 0 for r in self.radii) or any(p <= 0 for p in self.penalties):
+            raise ValueError(f"band.radii must be >= 0 and band.penalties > 0 (got {self.radii}, "
+                             f"{self.penalties})")
+        return self
 
 
 class SanityConfig(Strict):

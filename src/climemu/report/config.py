@@ -22,3 +22,8 @@ class ReportConfig(Strict):
     tele_share_min: float = Field(gt=0)   # finding 4: source-box share of a target-box cell
     response_ratio_max: float = Field(gt=0)   # finding 4: network / true ablation response
     sanity_rank_max: float = Field(gt=0, le=1)   # a method "fails" above this rank correlation
+    # The equivalence band's edges are widened by what differs across machines and seeds
+    # (docs/reliability.md): a value closer to the band than that is not called outside.
+    band_slack_km: float = Field(ge=0)          # radii
+    band_slack_months: float = Field(ge=0)      # e-folding month
+    band_slack_share: float = Field(ge=0)       # shares

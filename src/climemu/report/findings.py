@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from climemu.report import rules
+from climemu.report.band import band_table
 
 
 
@@ -392,7 +393,7 @@ def ceiling(skill: dict, exact: bool) -> str:
 
 
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
-           skill: dict, basin: dict | None = None) -> str:
+           skill: dict, basin: dict | None = None, band: dict | None = None) -> str:
     """reports/findings.md for the current run; ``params`` is the run's :class:`climemu.config.Params`
     (passed in by the stage: the report layer does not import the top-level configuration)."""
     cfg = params.report
@@ -416,6 +417,8 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
     parts += [c.markdown() for c in claims]
     if score:
         parts += ["## Every method against the truth", "", methods_table(score, aggregate)]
+    if band:
+        parts += ["## Equivalence band: what any near-optimal predictor shows", "", band_table(aggregate, band, cfg), ""]
     if sanity:
         parts += ["## Sanity checks (Adebayo et al. 2018)", "", sanity_table(sanity, cfg.sanity_rank_max)]
     parts += ["## The ceiling: the best linear predictor", "", ceiling(skill, exact)]
