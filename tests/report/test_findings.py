@@ -90,12 +90,14 @@ def test_reach_needs_several_leads_and_reports_this_one():
 
 
 def test_teleconnection_verdict_flips_with_the_response():
-    c = claim_teleconnection(AGGREGATE, ABLATE, ratio_max=0.1)
+    c = claim_teleconnection(AGGREGATE, ABLATE, ratio_max=0.1, linked=["x"])
     assert c.short == "holds for the network, not for the data"
     assert any("5.0%" in e for e in c.evidence_against)          # the truth's source-box share
     responsive = copy.deepcopy(ABLATE)
     responsive["teleconnection"]["response_ratio"] = 0.6
-    assert claim_teleconnection(AGGREGATE, responsive, 0.1).short == "does not hold"
+    assert claim_teleconnection(AGGREGATE, responsive, 0.1, ["x"]).short == "does not hold"
+    # Without a linked cell the truth's share is not quoted
+    assert not any("source box" in e for e in claim_teleconnection(AGGREGATE, ABLATE, 0.1, []).evidence_against)
 
 
 def test_ceiling_says_who_wins():
