@@ -34,21 +34,27 @@ EPS = 1e-10   # captum.attr._core.deep_lift: the rule falls back to the gradient
 
 
 class _RescaleFunction(torch.autograd.Function):
-    """relu(x) forward; DeepLift's rescale multiplier backward, against references x0, y0."""
+    """relu(x) forward; DeepLift's rescale multiplier backward, against references x0, y0.
+
+    The multiplier depends on the input only, not on the explained cell, so it is computed
+    once in the forward pass and each cell's backward pass is one product ``grad * m``: the
+    rule's elementwise work is done once per batch instead of once per cell (1.3x faster per
+    attribution with 8 cells per forward, docs/performance.md).
+    """
 
     @staticmethod
     def forward(ctx, x, x0, y0):
         y = torch.relu(x)
-        ctx.save_for_backward(x, y, x0, y0)
+        dx = x - x0                                          # (B, C, H, W) - (1, C, H, W)
+        m = (y - y0).div_(dx)                                # inf/nan where dx = 0: replaced below
+        m = torch.where(dx.abs_() < EPS, (x > 0).to(x.dtype), m)
+        ctx.save_for_backward(m)
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, x0, y0 = ctx.saved_tensors
-        dx = x - x0                                          # (B, C, H, W) - (1, C, H, W)
-        rescale = grad * (y - y0) / dx
-        plain = grad * (x > 0).to(grad.dtype)
-        return torch.where(dx.abs() < EPS, plain, rescale), None, None
+        (m,) = ctx.saved_tensors
+        return grad * m, None, None
 
 
 class _RescaleReLU(nn.Module):

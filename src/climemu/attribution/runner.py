@@ -111,6 +111,14 @@ class AttributionRunner:
             maps.append(attr.cpu().contiguous().numpy())                 # (B, 36, H, W)
         return Attributions(np.stack(maps), out, np.stack(deltas) if with_delta else None)
 
+    def deeplift(self, x: torch.Tensor, cells: Sequence[tuple[int, int]]) -> torch.Tensor:
+        """The fast path's DeepLift maps ``(K, B, 36, H, W)`` as a tensor on the device.
+
+        For callers that reduce the maps at once (basin): the reduction then runs in torch on
+        the device, and only its result is copied to the host.
+        """
+        return self._deeplift_cells().attribute(x, [(int(i), int(j)) for i, j in cells])[0]
+
     def _deeplift_cells(self) -> DeepLiftCells:
         if self._engine is None:
             shape = (self.data.input_months, *self.data.ocean.shape)      # (36, H, W)
