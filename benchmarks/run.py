@@ -76,6 +76,12 @@ def main() -> None:
         results["data"] = data.run(args.data_years)
         print(data.report(results["data"]), flush=True)
     out = Path(args.out or Path(__file__).parent / "results" / f"{args.device}.json")
+    if args.only and out.exists():   # keep the sections not run this time (their machine too)
+        previous = json.loads(out.read_text())
+        previous_machine = previous.pop("machine", None)
+        results = {**previous, **results}
+        if previous_machine != results["machine"]:
+            results["machine_of_other_sections"] = previous_machine
     write_json(results, out)
     print(f"written {out}")
 
