@@ -120,15 +120,18 @@ class DeepLiftCells:
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Attributions ``(K, B, 36, H, W)`` of K cells for B samples, and the outputs ``(B, H, W)``.
 
-        One forward pass for the batch, then one backward pass per cell.
+        One forward pass for the batch, then one backward pass per cell. (Batching the cells'
+        backward passes into one with ``is_grads_batched`` measured slower on a CPU:
+        docs/performance.md.)
         """
         x = inputs.detach().to(self.baseline.device, torch.float32)
         x = x.contiguous(memory_format=self.memory_format).requires_grad_(True)   # (B, 36, H, W)
         with torch.enable_grad():
             out = self.net(x)[:, 0]                                   # (B, H, W)
+            delta = x.detach() - self.baseline                            # (B, 36, H, W), once
             maps = []
             for k, cell in enumerate(cells):
                 i, j = check_cell(cell, out.shape[1], out.shape[2])
                 (grad,) = torch.autograd.grad(out[:, i, j].sum(), x, retain_graph=k < len(cells) - 1)
-                maps.append((x.detach() - self.baseline) * grad)         # (B, 36, H, W)
+                maps.append(grad * delta)                                    # (B, 36, H, W)
         return torch.stack(maps), out.detach()
