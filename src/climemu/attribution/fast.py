@@ -38,8 +38,8 @@ class _RescaleFunction(torch.autograd.Function):
 
     The multiplier depends on the input only, not on the explained cell, so it is computed
     once in the forward pass and each cell's backward pass is one product ``grad * m``: the
-    rule's elementwise work is done once per batch instead of once per cell (1.3x faster per
-    attribution with 8 cells per forward, docs/performance.md).
+    rule's elementwise work is done once per batch instead of once per cell (1.26x faster per
+    attribution with 3 cells per forward, 1.41x with 8 or 16: docs/performance.md).
     """
 
     @staticmethod
