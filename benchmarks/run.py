@@ -25,6 +25,7 @@ import attribution  # noqa: E402
 import data  # noqa: E402
 import training  # noqa: E402
 
+from climemu.config import load_params  # noqa: E402
 from climemu.core.io import write_json  # noqa: E402
 
 
@@ -40,8 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--only", choices=["attribution", "training", "data"], action="append")
+    # The attribution paths' shapes default to the stages' own (params.yaml): explain's batch,
+    # basin's batch and cells per forward pass.
+    params = load_params()
     parser.add_argument("--attr-samples", type=int, default=8)
-    parser.add_argument("--attr-batch", type=int, default=4)
+    parser.add_argument("--attr-batch", type=int, default=params.explain.batch_size)
+    parser.add_argument("--basin-batch", type=int, default=params.basin.batch_size)
+    parser.add_argument("--basin-cells", type=int, default=params.basin.cells_per_pass)
     parser.add_argument("--train-samples", type=int, default=64)
     parser.add_argument("--train-batches", default="4,8,16", help="channels_last batch sizes to time")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
@@ -58,7 +64,8 @@ def main() -> None:
     results = {"machine": machine(args.device)}
     print(json.dumps(results["machine"]))
     if "attribution" in sections:
-        results["attribution"] = attribution.run(args.device, args.attr_samples, args.attr_batch, args.repeats)
+        results["attribution"] = attribution.run(args.device, args.attr_samples, args.attr_batch, args.repeats,
+                                                 args.basin_batch, args.basin_cells)
         print(attribution.report(results["attribution"]), flush=True)
     if "training" in sections:
         batches = [int(b) for b in args.train_batches.split(",")]
@@ -69,6 +76,12 @@ def main() -> None:
         results["data"] = data.run(args.data_years)
         print(data.report(results["data"]), flush=True)
     out = Path(args.out or Path(__file__).parent / "results" / f"{args.device}.json")
+    if args.only and out.exists():   # keep the sections not run this time (their machine too)
+        previous = json.loads(out.read_text())
+        previous_machine = previous.pop("machine", None)
+        results = {**previous, **results}
+        if previous_machine != results["machine"]:
+            results["machine_of_other_sections"] = previous_machine
     write_json(results, out)
     print(f"written {out}")
 

@@ -122,3 +122,27 @@ def test_describe_states_size_speed_and_spread():
                      "attributions_per_second": 16.0, "processes": 1, "curve_spread": 0.01234})
     assert line == ("4 cells x 32 samples in 8.0 s (2.00 s per cell, 16.0 attributions/s on "
                     "1 process(es)); curve spread 0.0123")
+
+
+def test_truth_of_mixed_sign_coefficients_and_pinned_batches(data):
+    # A 1x1 convolution is linear, so DeepLift (zero baseline) gives w_m * x_m exactly: the
+    # truth with the same coefficients, of both signs, must measure the same (the basin loop
+    # sums |c| * |x| rather than |c * x|). pin_memory is a no-op on a CPU: same numbers.
+    net = nn.Conv2d(36, 1, 1, bias=False).eval()
+    w = torch.linspace(-1.0, 1.5, 36)
+    with torch.no_grad():
+        net.weight.copy_(w.reshape(1, 36, 1, 1))
+
+    def truth(i, j):
+        coef = np.zeros((data.input_months, *data.ocean.shape))
+        coef[:, i, j] = w.numpy()
+        return coef
+
+    cells = np.array([[1, 1], [4, 5], [2, 3]])
+    cfg = section("basin", max_samples=6, batch_size=4, cells_per_pass=2)
+    ds, _ = explain_basin(net, data, cfg, cells, truth=truth)
+    for key in ("curve", "half_difference", "share_month_minus1"):
+        np.testing.assert_allclose(ds[f"truth_{key}"], ds[key], rtol=1e-5, atol=1e-7)
+    pinned, _ = explain_basin(net, data, section("basin", max_samples=6, batch_size=4, cells_per_pass=2,
+                                                 pin_memory=True), cells, truth=truth)
+    np.testing.assert_allclose(pinned["curve"], ds["curve"], rtol=1e-6, atol=0)

@@ -83,3 +83,16 @@ def test_rejects_inplace_relu_and_cells_off_the_grid():
     engine = DeepLiftCells(one_relu_net(), (1, 3, 3))
     with pytest.raises(ValueError, match="outside the 3 x 3"):
         engine.attribute(torch.ones(1, 1, 3, 3), [(3, 0)])
+
+
+def test_flops_of_the_work_done_by_hand():
+    # The benchmark's honest limit counts the FLOPs of engine.attribute itself: one forward
+    # shared by K cells plus K input-gradient passes. Conv 1x1 2 -> 3, ReLU, Conv 1x1 3 -> 1 on
+    # B = 2 samples of 4 x 5 cells (40 positions): forward 2*40*2*3 + 2*40*3*1 = 480 + 240
+    # = 720 FLOPs; each cell's input gradient (frozen weights) costs the same 720; K = 3 cells:
+    # 720 + 3 * 720 = 2,880, i.e. 480 per attribution against 1,440 for a forward + gradient each.
+    from climemu.core.cost import count_flops
+    net = nn.Sequential(nn.Conv2d(2, 3, 1, bias=False), nn.ReLU(), nn.Conv2d(3, 1, 1, bias=False)).eval()
+    engine = DeepLiftCells(net, (2, 4, 5))
+    x = torch.randn(2, 2, 4, 5, generator=torch.Generator().manual_seed(6))
+    assert count_flops(lambda: engine.attribute(x, [(0, 0), (1, 2), (3, 4)])) == 2_880

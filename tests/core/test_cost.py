@@ -26,3 +26,12 @@ def test_matmul_rate_is_positive_and_timing_returns_the_best():
     calls = []
     assert best_seconds(lambda: calls.append(1), repeats=3) >= 0
     assert len(calls) == 4          # one warm-up, three timed
+
+
+def test_counts_autograd_grad_on_a_leaf_input():
+    # FlopCounterMode's module tracker fails on torch.autograd.grad with respect to a leaf;
+    # count_flops tracks no modules. Conv 1x1, 2 -> 3 channels on (2, 2, 4, 5): forward
+    # 2 * 2*4*5 * 2*3 = 480; input gradient (frozen weights) another 480: 960.
+    conv = nn.Conv2d(2, 3, 1, bias=False).requires_grad_(False)
+    x = torch.randn(2, 2, 4, 5, requires_grad=True)
+    assert count_flops(lambda: torch.autograd.grad(conv(x).sum(), x)) == 960

@@ -79,7 +79,8 @@ def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells:
     source; the exact contributions of the same samples are then measured like a method's
     (``truth_*`` variables): the control of finding 3 across the basin (docs/measures.md).
     """
-    runner = AttributionRunner(model, data, channels_last=cfg.channels_last, device=device)
+    runner = AttributionRunner(model, data, channels_last=cfg.channels_last, device=device,
+                               pin_memory=cfg.pin_memory)
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
     # Samples spread evenly over the training period: the 12-month smoothed record changes
     # slowly, so n consecutive samples would describe far fewer independent states than n.
@@ -91,20 +92,23 @@ def explain_basin(model: nn.Module, data: WindowedData, cfg: BasinConfig, cells:
     rows = []
     start = time.perf_counter()
     for group in progress(passes, desc="basin", unit="pass"):
-        halves = np.zeros((len(group), 2, *shape))                         # (K, 2, 36, H, W) float64
-        true_halves = np.zeros_like(halves) if truth is not None else None
-        coef = [truth(*c) for c in group] if truth is not None else []
+        # Sums stay on the device until the pass ends: one copy to the host per pass, not per batch.
+        halves = torch.zeros((len(group), 2, *shape), dtype=torch.float64, device=device)  # (K, 2, 36, H, W)
+        # |c * x| = |c| * |x|: the exact contributions' half sums need only the sum of |x| over
+        # each half, the same for every cell (docs/performance.md, "basin").
+        abs_x = torch.zeros((2, *shape), dtype=torch.float64, device=device) if truth is not None else None
         for positions, x in runner.batches(chosen, cfg.batch_size):
-            attrs = np.abs(runner.attribute(x, group).maps)                 # (K, B, 36, H, W)
+            maps = runner.deeplift(x, group).abs_()                         # (K, B, 36, H, W)
             half = np.searchsorted(chosen, positions) % 2    # alternate samples: two independent halves
             for h in (0, 1):
-                halves[:, h] += attrs[:, half == h].sum(axis=1)
-            if truth is not None:
-                xs = x.cpu().numpy().astype(np.float64)                     # (B, 36, H, W)
-                for k, c in enumerate(coef):
-                    true = np.abs(c[None] * xs)                             # (B, 36, H, W)
-                    for h in (0, 1):
-                        true_halves[k, h] += true[half == h].sum(axis=0)
+                mine = torch.as_tensor(np.flatnonzero(half == h), device=maps.device)
+                if len(mine):   # a few float32 terms per batch, then float64 across batches
+                    halves[:, h] += maps.index_select(1, mine).sum(1)
+                    if truth is not None:
+                        abs_x[h] += x.index_select(0, mine).double().abs().sum(0)
+        halves = halves.cpu().numpy()
+        true_halves = (np.stack([np.abs(truth(*c))[None] * abs_x.cpu().numpy() for c in group])
+                       if truth is not None else None)                       # (K, 2, 36, H, W)
         for k, c in enumerate(group):
             row = _measures(halves[k] / len(chosen), data.lat, data.lon, c)
             if truth is not None:

@@ -72,6 +72,7 @@ class BasinConfig(Strict):
     batch_size: int = Field(ge=1)
     cells_per_pass: int = Field(ge=1)   # output cells sharing one forward pass
     channels_last: bool
+    pin_memory: bool                    # CUDA: batches through page-locked memory (no-op on a CPU)
     device: Literal["auto", "cpu", "cuda"]
     nproc: int = Field(ge=1)            # processes under torchrun, each a block of cells
 

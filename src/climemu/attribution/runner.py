@@ -54,16 +54,19 @@ class AttributionRunner:
     The model is moved to ``device`` and to the memory layout (in place, as ``nn.Module.to``
     does). ``n_steps``: Integrated Gradients' steps; ``shap_base``: DeepLiftShap's baselines
     (:func:`~.methods.method_kwargs`). ``fast=False`` sends ``deeplift`` to Captum as well.
+    ``pin_memory``: on a CUDA device, batches go through page-locked host memory and are copied
+    asynchronously (a no-op on the CPU).
     """
 
     def __init__(self, model: nn.Module, data: WindowedData, *, channels_last: bool = True,
                  device: torch.device = torch.device("cpu"), n_steps: int = 50,
-                 shap_base: torch.Tensor | None = None, fast: bool = True):
+                 shap_base: torch.Tensor | None = None, fast: bool = True, pin_memory: bool = False):
         self.layout = memory_layout(channels_last)
         self.device = device
         self.model = model.to(device, memory_format=self.layout)
         self.data = data
         self.n_steps, self.shap_base, self.fast = n_steps, shap_base, fast
+        self.pin = pin_memory and torch.device(device).type == "cuda"
         self._engine: DeepLiftCells | None = None       # built on the first fast deeplift call
 
     def batches(self, positions, batch_size: int, shard: bool = False,
@@ -80,7 +83,10 @@ class AttributionRunner:
         if desc:
             chunks = progress(chunks, desc=desc, unit="batch")
         for chunk in chunks:
-            x = self.data.inputs("train", chunk).to(self.device).contiguous(memory_format=self.layout)
+            x = self.data.inputs("train", chunk)
+            if self.pin:
+                x = x.pin_memory()
+            x = x.to(self.device, non_blocking=self.pin).contiguous(memory_format=self.layout)
             yield chunk, x
 
     def attribute(self, x: torch.Tensor, cells: Sequence[tuple[int, int]], method: str = "deeplift",
@@ -110,6 +116,14 @@ class AttributionRunner:
                 attr = attribute(self.model, method, x, cell, **kwargs)
             maps.append(attr.cpu().contiguous().numpy())                 # (B, 36, H, W)
         return Attributions(np.stack(maps), out, np.stack(deltas) if with_delta else None)
+
+    def deeplift(self, x: torch.Tensor, cells: Sequence[tuple[int, int]]) -> torch.Tensor:
+        """The fast path's DeepLift maps ``(K, B, 36, H, W)`` as a tensor on the device.
+
+        For callers that reduce the maps at once (basin): the reduction then runs in torch on
+        the device, and only its result is copied to the host.
+        """
+        return self._deeplift_cells().attribute(x, [(int(i), int(j)) for i, j in cells])[0]
 
     def _deeplift_cells(self) -> DeepLiftCells:
         if self._engine is None:

@@ -38,9 +38,32 @@ def matmul_flops_per_second(device: torch.device | str = "cpu", n: int = 2048,
     return 2.0 * n ** 3 / best
 
 
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker: every FLOP counts under "Global" only.
+
+    The tracker hooks every module's inputs for the backward pass, which fails when the
+    counted call runs ``torch.autograd.grad`` with respect to a leaf input ("A leaf node was
+    passed to _will_engine_execute_node"), as the attribution engines do. Per-module tables
+    are not needed for a total.
+    """
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *args):
+        return False
+
+
 def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of calling ``fn()`` once (matmuls and convolutions, forward and backward)."""
-    with FlopCounterMode(display=False) as counter:
+    """FLOPs of calling ``fn()`` once (matmuls and convolutions, forward and backward).
+
+    ``fn`` may call ``torch.autograd.grad`` on leaf inputs: the counter tracks no modules.
+    """
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
         fn()
     return int(counter.get_total_flops())
 
