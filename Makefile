@@ -3,7 +3,7 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 
-.PHONY: setup repro test lock clean-venv
+.PHONY: setup repro test lock clean-venv browser
 
 setup: $(STAMP)
 
@@ -21,6 +21,17 @@ repro: setup
 
 test: setup
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -q
+
+# Headless Chromium for tests/report/test_page.py (Debian's package; needs root or sudo and apt).
+# The test calls this target and skips with the reason when it fails (CI without apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \
+	    $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update >/dev/null 2>&1 && \
+	      $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; }; }
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "chromium could not be installed (apt-get install chromium failed)"; exit 1; }
 
 # Regenerate the full lock from the direct pins in requirements.txt.
 lock:

@@ -1,17 +1,20 @@
-"""report: the paper's findings as claims, decided by this run's metrics -> reports/findings.md.
+"""report: the paper's findings as claims, decided by this run's metrics -> reports/findings.md,
+and one offline page with the findings, the figures and the curves -> reports/index.html.
 
-Reads only the small metrics files of aggregate, ablate, score, band, sanity, evaluate and basin, so it
-reruns in a second whenever any of them changes.
+Reads only the small metrics (band's too), plots and figure files of the earlier stages, so it
+reruns in seconds whenever any of them changes.
 """
 
 import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
 
 import json
+import os
 
 from climemu.core import paths
 from climemu.config import load_params
 from climemu.core.errors import run_stage
 from climemu.report.findings import render
+from climemu.report.page import FIGURES, page, read_experiment, workspace_reader
 from climemu.core.io import write_text
 from climemu.core.tracking import log_run
 
@@ -29,8 +32,12 @@ def main() -> None:
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
                   _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band)
     write_text(text, paths.FINDINGS)
-    print(f"report: {paths.FINDINGS}")
-    log_run("report", params, {}, [paths.FINDINGS])
+    name = f"{os.environ.get('DVC_EXP_NAME', 'workspace')} (lead {params.lead}, {params.model.arch})"
+    experiment = read_experiment(name, workspace_reader())
+    write_text(page([experiment]), paths.PAGE)
+    print(f"report: {paths.FINDINGS}, {paths.PAGE}")
+    # The reports and every figure as artifacts of the run (earlier stages log their own too).
+    log_run("report", params, {}, [paths.FINDINGS, paths.PAGE, *FIGURES])
 
 
 if __name__ == "__main__":

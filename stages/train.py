@@ -7,13 +7,13 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 import pandas as pd
 
 from climemu.core import distributed, paths
-from climemu.training.checkpoint import save_checkpoint
+from climemu.training.checkpoint import load_checkpoint, save_checkpoint
 from climemu.config import load_params
 from climemu.core.errors import run_stage
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
 from climemu.models.registry import count_parameters
-from climemu.core.tracking import log_run
+from climemu.core.tracking import ModelToLog, log_run
 from climemu.training.resume import Snapshots
 from climemu.training.trainer import train
 
@@ -54,7 +54,12 @@ def report(params, data, result) -> None:
     print(f"train: best epoch {result.best_epoch}, val RMSE {result.val_rmse:.4f} degC, "
           f"val ACC {result.val_acc:.3f}, {result.samples_per_second:.1f} samples/s "
           f"on {distributed.world()} process(es)")
-    log_run("train", params, metrics, [paths.TRAIN_METRICS, paths.TRAIN_CURVE])
+    # The checkpoint as written (CPU, eval mode) becomes the MLflow model; two validation windows
+    # are its input example (two, so torch.export keeps the batch dimension free). Per-epoch losses are step metrics, the curve in the MLflow UI.
+    model, _ = load_checkpoint(paths.MODEL)
+    log_run("train", params, metrics, [paths.TRAIN_METRICS, paths.TRAIN_CURVE],
+            step_metrics={"train_loss": h.train_loss, "val_loss": h.val_loss}, steps=h.epoch,
+            model=ModelToLog(model, data.inputs("val", [0, 1]).numpy()))
 
 
 if __name__ == "__main__":

@@ -249,7 +249,9 @@ def test_parallel_stages_on_a_new_sqlite_store_are_all_logged(tmp_path):
     import mlflow
     runs = mlflow.MlflowClient(uri).search_runs(
         [mlflow.MlflowClient(uri).get_experiment_by_name(tracking.EXPERIMENT).experiment_id])
-    assert sorted(r.data.tags["stage"] for r in runs) == ["fetch", "smooth"]
+    assert sorted(r.data.tags["stage"] for r in runs if "stage" in r.data.tags) == ["fetch", "smooth"]
+    # Same execution (same key): one parent, found again, not created twice in the race.
+    assert sum(r.data.tags.get(tracking.KIND_TAG) == "execution" for r in runs) == 1
 
 
 def test_store_lock_is_exclusive_while_held(tmp_path):
@@ -263,3 +265,116 @@ def test_store_lock_is_exclusive_while_held(tmp_path):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)                 # released afterwards
     with tracking.store_lock("http://127.0.0.1:1"):                       # other stores: no lock file
         pass
+
+
+# --- one parent run per pipeline execution, stage runs nested, step metrics, the model ---------
+
+def _checkpoint(tmp_path):
+    """A small checkpoint in the train stage's format, and the model read back from it."""
+    import numpy as np
+    import torch
+    from climemu.models.registry import build_model
+    from climemu.training.checkpoint import load_checkpoint
+    from tests.helpers import section
+
+    cfg = section("model")
+    torch.manual_seed(0)
+    net = build_model(cfg, grid=(20, 30))
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": net.state_dict(), "model": cfg.model_dump(), "grid": (20, 30),
+                "input_months": 36, "ocean": np.ones((20, 30), bool)}, path)
+    return load_checkpoint(path)[0]
+
+
+def _pipeline(monkeypatch, tmp_path, exp: str, stages=("fetch", "train"), model=None):
+    """The stages of one pipeline execution, as ``dvc exp run -n <exp>`` would set them up."""
+    monkeypatch.setenv("DVC_EXP_NAME", exp)
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0" * 40)
+    ids = {}
+    for stage in stages:
+        extra = {}
+        if stage == "train":
+            extra = {"step_metrics": {"train_loss": [0.9, 0.5, 0.3], "val_loss": [1.0, 0.6, 0.4]},
+                     "steps": [1, 2, 3], "model": model}
+        ids[stage] = tracking.log_stage(stage, {"lead": 6}, {"m": 1.0}, **extra)
+        assert ids[stage] is not None
+    return ids
+
+
+@pytest.fixture(params=["sqlite", "server"])
+def store(request, monkeypatch, tmp_path):
+    """The tracking URI: the default sqlite file, or a real ``mlflow server`` on 127.0.0.1."""
+    if request.param == "server":
+        uri = request.getfixturevalue("mlflow_server")
+    else:
+        uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.chdir(tmp_path)                     # the parent run reads ./params.yaml
+    (tmp_path / "params.yaml").write_text("lead: 6\ntrain:\n  epochs: 3\n")
+    return uri
+
+
+def test_each_execution_is_a_parent_run_with_its_stages_nested(store, monkeypatch, tmp_path):
+    import mlflow
+    import numpy as np
+    import torch
+
+    net = _checkpoint(tmp_path)
+    example = np.random.default_rng(0).standard_normal((2, 36, 20, 30)).astype(np.float32)
+    a = _pipeline(monkeypatch, tmp_path, "exp-a", model=tracking.ModelToLog(net, example))
+    b = _pipeline(monkeypatch, tmp_path, "exp-b")
+    client = mlflow.MlflowClient(store)
+    exp_id = client.get_experiment_by_name(tracking.EXPERIMENT).experiment_id
+    runs = client.search_runs([exp_id])
+    parents = {r.info.run_name: r for r in runs if r.data.tags.get(tracking.KIND_TAG) == "execution"}
+    assert sorted(parents) == ["exp-a", "exp-b"]                   # one parent per execution
+    for name, ids in (("exp-a", a), ("exp-b", b)):
+        parent = parents[name]
+        assert parent.data.params == {"lead": "6", "train.epochs": "3"}
+        assert parent.data.tags["dvc_exp"] == name and parent.data.tags["git_rev"]
+        children = {r.info.run_id for r in runs
+                    if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+        assert children == set(ids.values())                        # both stages, nothing else
+    # Per-epoch losses as step metrics: the curve, not one number.
+    history = client.get_metric_history(a["train"], "val_loss")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == \
+        [(1, 1.0), (2, 0.6), (3, 0.4)]
+    # The checkpoint as an MLflow PyTorch model, with a signature; it predicts what the checkpoint does.
+    info = mlflow.models.get_model_info(f"runs:/{a['train']}/model")
+    assert info.signature is not None and tuple(info.signature.inputs.inputs[0].shape) \
+        == (-1, 36, 20, 30)
+    loaded = mlflow.pytorch.load_model(f"runs:/{a['train']}/model")
+    with torch.no_grad():
+        x = torch.from_numpy(np.random.default_rng(1).standard_normal((3, 36, 20, 30)).astype(np.float32))
+        np.testing.assert_allclose(loaded(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_stages_of_one_dvc_process_share_the_parent_and_another_does_not(store, monkeypatch, tmp_path):
+    # Same experiment name and params, another dvc process (a rerun): a new parent run.
+    import mlflow
+
+    monkeypatch.setattr(tracking, "_dvc_process", lambda: "1234:1")
+    first = _pipeline(monkeypatch, tmp_path, "lead6", stages=("fetch", "smooth"))
+    monkeypatch.setattr(tracking, "_dvc_process", lambda: "5678:2")
+    second = _pipeline(monkeypatch, tmp_path, "lead6", stages=("fetch",))
+    client = mlflow.MlflowClient(store)
+    parent = {k: client.get_run(v).data.tags["mlflow.parentRunId"] for k, v in first.items()}
+    assert parent["fetch"] == parent["smooth"]
+    assert client.get_run(second["fetch"]).data.tags["mlflow.parentRunId"] != parent["fetch"]
+
+
+def test_the_dvc_process_is_found_among_the_ancestors(tmp_path):
+    # A process started by something named `dvc` finds it; pytest itself has no dvc ancestor.
+    wrapper = tmp_path / "wrapper.sh"          # dvc -> sh -> python, as dvc runs a stage's cmd
+    wrapper.write_text(f"#!/bin/sh\n{sys.executable} -c "
+                       "'from climemu.core import tracking; print(tracking._dvc_process())'\n")
+    wrapper.chmod(0o755)
+    fake = tmp_path / "dvc"
+    fake.write_text(f"#!/bin/sh\n{wrapper}\n")
+    fake.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([str(fake)], capture_output=True, text=True, env=env, timeout=60).stdout
+    pid, start = out.strip().split(":")
+    assert int(pid) > 1 and int(start) > 0
+    assert tracking._dvc_process() == ""

@@ -45,3 +45,22 @@ def test_correlations_invariant_to_bias_and_scale_and_undefined_for_constants():
     np.testing.assert_allclose(skill.time_correlation(-y + 5, y), -1.0)
     constant = maps(np.ones((6, 2, 3)))
     assert skill.time_correlation(constant, y).isnull().all()
+
+
+def test_scores_agree_with_xskillscore():
+    # The hand-written scores against a maintained library (docs/libraries.md): RMSE and both
+    # correlations, with the same cos(latitude) weights on ocean cells.
+    import xskillscore as xs
+
+    rng = np.random.default_rng(3)
+    truth = maps(rng.normal(size=(7, 2, 3)))
+    forecast = 0.6 * truth + maps(rng.normal(scale=0.5, size=(7, 2, 3)))
+    w = skill.area_weights(truth["lat"], OCEAN)
+    dims = ["lat", "lon"]
+    assert skill.rmse(forecast, truth, OCEAN) == pytest.approx(
+        float(xs.rmse(forecast, truth, dim=["sample", *dims], weights=w.broadcast_like(truth))), rel=1e-10)
+    np.testing.assert_allclose(skill.pattern_correlation(forecast, truth, OCEAN).values,
+                               xs.pearson_r(forecast, truth, dim=dims, weights=w).values,
+                               rtol=1e-10)
+    np.testing.assert_allclose(skill.time_correlation(forecast, truth).values,
+                               xs.pearson_r(forecast, truth, dim="sample").values, rtol=1e-10)

@@ -65,15 +65,32 @@ def repo(tmp_path_factory) -> tuple[Path, dict]:
     return dst, env
 
 
-def _mlflow_runs(repo: Path) -> list[tuple[str, str, str]]:
-    """(stage, dvc_exp, lead) tags of every run in the repository's MLflow database."""
+def _mlflow_tags(repo: Path) -> dict[str, dict]:
+    """run id -> tags of every run in the repository's MLflow database."""
     con = sqlite3.connect(repo / "mlflow.db")
     rows = con.execute("select run_uuid, key, value from tags").fetchall()
     con.close()
     runs: dict[str, dict] = {}
     for run, key, value in rows:
         runs.setdefault(run, {})[key] = value
-    return [(t.get("stage"), t.get("dvc_exp"), t.get("lead")) for t in runs.values()]
+    return runs
+
+
+def _mlflow_runs(repo: Path) -> list[tuple[str, str, str]]:
+    """(stage, dvc_exp, lead) tags of every stage run (the parent runs left out)."""
+    return [(t["stage"], t.get("dvc_exp"), t.get("lead")) for t in _mlflow_tags(repo).values()
+            if "stage" in t]
+
+
+def _executions(repo: Path) -> dict[str, list[list[str]]]:
+    """Experiment name -> the sorted stage names nested under each of its parent runs."""
+    tags = _mlflow_tags(repo)
+    out: dict[str, list[list[str]]] = {}
+    for run, t in tags.items():
+        if t.get("climemu.kind") == "execution":
+            children = sorted(c["stage"] for c in tags.values() if c.get("mlflow.parentRunId") == run)
+            out.setdefault(t["mlflow.runName"], []).append(children)
+    return out
 
 
 def test_repro_writes_outputs_and_metrics(repo):
@@ -83,7 +100,7 @@ def test_repro_writes_outputs_and_metrics(repo):
                 "plots/contribution.csv", "plots/figures/fig4_group.png",
                 "plots/figures/fig5_ablation.png", "plots/figures/score_methods.png",
                 "plots/figures/sanity.png", "reports/findings.md", "explain/basin.nc",
-                "plots/figures/basin_maps.png", "dvc.lock"):
+                "plots/figures/basin_maps.png", "reports/index.html", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
     assert metrics["n_params"] == 606_300 and metrics["best_epoch"] == 1
@@ -111,6 +128,31 @@ def test_repro_writes_outputs_and_metrics(repo):
     findings = (path / "reports/findings.md").read_text()
     assert "## Finding 4" in findings and "## Sanity checks" in findings
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
+    page = (path / "reports/index.html").read_text()
+    assert 'id="plot-contribution"' in page and "## Finding 4" not in page and "Finding 4" in page
+    # One parent run for the `dvc repro`, every stage nested under it.
+    assert _executions(path) == {"workspace": [STAGES]}
+
+
+def test_training_is_logged_with_step_metrics_and_a_loadable_model(repo):
+    import mlflow
+    import torch
+    from climemu.training.checkpoint import load_checkpoint
+
+    path, _ = repo
+    uri = f"sqlite:///{path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    train = next(r for r, t in _mlflow_tags(path).items() if t.get("stage") == "train")
+    curve = np.loadtxt(path / "plots/train_curve.csv", delimiter=",", skiprows=1, ndmin=2)
+    history = sorted(client.get_metric_history(train, "val_loss"), key=lambda m: m.step)
+    assert [m.step for m in history] == [int(e) for e in curve[:, 0]]
+    np.testing.assert_allclose([m.value for m in history], curve[:, 2], rtol=1e-4)
+    mlflow.set_tracking_uri(uri)
+    loaded = mlflow.pytorch.load_model(f"runs:/{train}/model")
+    net, meta = load_checkpoint(path / "models/model.pt")
+    x = torch.randn(2, meta["input_months"], *meta["grid"], generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(x).numpy(), net(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_contribution_plot_is_declared(repo):
@@ -171,6 +213,7 @@ def test_exp_run_lead_6_reruns_window_and_train_only(repo):
     assert sorted(s for s, e, _ in runs if e == "lead6") == [s for s in STAGES
                                                              if s not in ("fetch", "identify", "smooth")]
     assert {lead for s, e, lead in runs if e == "lead6"} == {"6"}
+    assert _executions(path)["lead6"] == [sorted(s for s, e, _ in runs if e == "lead6")]
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], path, env))
     assert "lead6" in json.dumps(shown)
     diff = json.loads(_run(["dvc", "metrics", "diff", "HEAD", "lead6", "--json"], path, env))
@@ -313,6 +356,7 @@ def test_queued_experiments_run_in_parallel(tmp_path):
     for lead in (1, 2):
         assert sorted(s for s, e, _ in runs if e == f"q{lead}") == STAGES, lead
         assert {le for _, e, le in runs if e == f"q{lead}"} == {str(lead)}
+        assert _executions(dst)[f"q{lead}"] == [STAGES]        # its own parent, its stages nested
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], dst, env))
     for lead in (1, 2):
         metrics = _exp_metrics(shown, f"q{lead}")

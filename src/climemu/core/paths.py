@@ -43,6 +43,7 @@ SCORE_FIGURE = OUTPUTS["score_figure"]
 SANITY_METRICS = OUTPUTS["sanity_metrics"]
 SANITY_FIGURE = OUTPUTS["sanity_figure"]
 FINDINGS = OUTPUTS["findings"]
+PAGE = OUTPUTS["page"]
 
 
 def repository_root(start: str | Path | None = None) -> Path:

@@ -1,4 +1,12 @@
-"""MLflow logging for every stage: one run per stage execution.
+"""MLflow logging for every stage: one parent run per pipeline execution, a nested run per stage.
+
+A pipeline execution (``dvc repro``, one ``dvc exp run``, one queued experiment) is a parent run
+named after the DVC experiment, with all of ``params.yaml`` and the git revision; each stage's run
+is nested under it (tag ``mlflow.parentRunId``), so the UI groups an experiment's stage runs.
+Stages run as separate processes, so the parent is found again by a tag, ``climemu.execution``
+(:func:`execution_key`): the experiment's name and baseline revision, the dvc process that runs the
+stages and the params. Training adds per-epoch losses as step metrics and the network as an MLflow
+PyTorch model (:class:`ModelToLog`).
 
 Default store: an absolute ``sqlite:///<repository root>/mlflow.db``. Queued experiments
 (``dvc exp run --queue``) run in copies under ``.dvc/tmp/exps/``; the root is resolved to the
@@ -13,20 +21,26 @@ timeout. Stages that run at once (``dvc queue start -j 2``) take turns on the sq
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
 import time
 import urllib.request
 import warnings
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from climemu.core.paths import repository_root
 
 EXPERIMENT = "climemu"
+EXECUTION_TAG = "climemu.execution"     # the key that finds a pipeline execution's parent run
+KIND_TAG = "climemu.kind"               # "execution" (parent) or "stage" (nested)
 
 # MLflow's HTTP client defaults (120 s timeout, 7 retries with backoff) hold a stage for minutes
 # when a server stops answering; these bound one failed call to about 25 s. Set in the
@@ -137,9 +151,75 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+@dataclass
+class ModelToLog:
+    """A network to log as an MLflow PyTorch model, with an input example for its signature.
+
+    ``input_example``: a small batch (one sample is enough) in the network's input layout; the
+    signature is inferred from it and the network's output on it.
+    """
+    module: Any                       # torch.nn.Module; core does not import torch at module level
+    input_example: Any                # numpy array
+    name: str = "model"
+
+
+def _dvc_process() -> str:
+    """``pid:start time`` of the nearest ancestor process running ``dvc``, or "" (none, not Linux).
+
+    Every stage of one ``dvc repro`` / ``dvc exp run`` is a child of the same dvc process, and each
+    queued experiment runs in its own ``dvc exp exec-run`` process; the start time keeps a reused
+    pid from joining an old execution.
+    """
+    pid = os.getppid()
+    for _ in range(12):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return ""
+        fields = stat.rsplit(")", 1)[1].split()       # after "pid (comm)": state ppid ...
+        if any(Path(t.decode(errors="replace")).name == "dvc" for t in cmdline[:3] if t):
+            return f"{pid}:{fields[19]}"              # field 22 of stat: start time
+        pid = int(fields[1])
+        if pid <= 1:
+            return ""
+    return ""
+
+
+def _params_text(params_file: str | Path = "params.yaml") -> str:
+    try:
+        return Path(params_file).read_text()
+    except OSError:
+        return ""
+
+
+def execution_name() -> str:
+    return os.environ.get("DVC_EXP_NAME", "workspace")
+
+
+def execution_key() -> str:
+    """What the stages of one pipeline execution share, and two executions do not.
+
+    ``CLIMEMU_EXECUTION`` in the environment wins (a user grouping runs by hand). Otherwise: the
+    DVC experiment's name (``DVC_EXP_NAME``, set by ``dvc exp run`` and the queue), its baseline
+    revision, the dvc process running the stages (:func:`_dvc_process`) and the params.
+    """
+    if os.environ.get("CLIMEMU_EXECUTION"):
+        return os.environ["CLIMEMU_EXECUTION"]
+    parts = [execution_name(), os.environ.get("DVC_EXP_BASELINE_REV") or git_revision(),
+             _dvc_process(), hashlib.sha1(_params_text().encode()).hexdigest()]
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
 def log_stage(stage: str, params: dict, metrics: dict, artifacts: list[str | Path] = (),
-              tags: dict | None = None) -> str | None:
-    """Log one stage execution; returns the run id, or None (with a warning) if tracking failed."""
+              tags: dict | None = None, step_metrics: Mapping[str, Sequence[float]] | None = None,
+              steps: Sequence[int] | None = None, model: ModelToLog | None = None) -> str | None:
+    """Log one stage execution nested under its pipeline execution's parent run.
+
+    ``step_metrics``: curves (name -> values), logged at ``steps`` (default 0, 1, ...).
+    ``artifacts``: files, or folders logged under their own name. Returns the stage's run id, or
+    None (with a warning) if tracking failed.
+    """
     uri = tracking_uri()
     if not _reachable(uri):
         warnings.warn(f"MLflow tracking server {uri} is not reachable; stage {stage!r} outputs "
@@ -147,7 +227,7 @@ def log_stage(stage: str, params: dict, metrics: dict, artifacts: list[str | Pat
         return None
     try:
         with _bounded_http(), _quiet_mlflow(), store_lock(uri):
-            return _log(uri, stage, params, metrics, artifacts, tags)
+            return _log(uri, stage, params, metrics, artifacts, tags, step_metrics, steps, model)
     except Exception as e:   # noqa: BLE001 - tracking must never lose a stage
         warnings.warn(f"MLflow logging of stage {stage!r} to {uri} failed ({type(e).__name__}: "
                       f"{_first_line(e)}); its outputs are written but not logged",
@@ -155,28 +235,101 @@ def log_stage(stage: str, params: dict, metrics: dict, artifacts: list[str | Pat
         return None
 
 
-def _log(uri: str, stage: str, params: dict, metrics: dict, artifacts, tags: dict | None) -> str:
+def _parent_run(client, experiment_id: str, rev: str) -> str:
+    """The run id of this pipeline execution's parent run, created on the first stage."""
+    key = execution_key()
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{EXECUTION_TAG}` = '{key}'",
+                               max_results=1)
+    if found:
+        return found[0].info.run_id
+    from mlflow.entities import Param
+
+    name = execution_name()
+    run = client.create_run(experiment_id, run_name=name, tags={
+        EXECUTION_TAG: key, KIND_TAG: "execution", "dvc_exp": name, "git_rev": rev,
+        "dvc_exp_baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", rev)})
+    try:
+        flat = _flatten(yaml.safe_load(_params_text()) or {})
+    except yaml.YAMLError:
+        flat = {}
+    client.log_batch(run.info.run_id, params=[Param(k, str(v)[:500]) for k, v in flat.items()])
+    return run.info.run_id
+
+
+def _log(uri: str, stage: str, params: dict, metrics: dict, artifacts, tags: dict | None,
+         step_metrics=None, steps=None, model: ModelToLog | None = None) -> str:
     import mlflow
+    from mlflow.entities import Metric
 
     mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:") and mlflow.get_experiment_by_name(EXPERIMENT) is None:
         # Artifacts beside the database, not in the (possibly temporary) working copy.
         mlflow.create_experiment(EXPERIMENT,
                                  artifact_location=(repository_root() / "mlartifacts").as_uri())
-    mlflow.set_experiment(EXPERIMENT)
-    exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
-    all_tags = {"dvc_exp": exp_name, "stage": stage, "git_rev": git_revision(),
+    experiment = mlflow.set_experiment(EXPERIMENT)
+    client = mlflow.MlflowClient(uri)
+    rev = git_revision()
+    parent = _parent_run(client, experiment.experiment_id, rev)
+    exp_name = execution_name()
+    all_tags = {"dvc_exp": exp_name, "stage": stage, "git_rev": rev, KIND_TAG: "stage",
+                EXECUTION_TAG + ".parent": parent,
                 **{k: str(v) for k, v in (tags or {}).items()}}
-    with mlflow.start_run(run_name=f"{exp_name}:{stage}", tags=all_tags) as run:
+    with mlflow.start_run(run_name=f"{exp_name}:{stage}", parent_run_id=parent,
+                          experiment_id=experiment.experiment_id, tags=all_tags) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in _flatten(params).items()})
         numeric = {k: float(v) for k, v in _flatten(metrics).items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if numeric:
             mlflow.log_metrics(numeric)
+        if step_metrics:
+            now = int(time.time() * 1000)
+            series = [Metric(name, float(v), now, int(step))
+                      for name, values in step_metrics.items()
+                      for step, v in zip(steps if steps is not None else range(len(values)), values)]
+            for i in range(0, len(series), 1000):          # MLflow's batch limit
+                client.log_batch(run.info.run_id, metrics=series[i:i + 1000])
         for path in artifacts:
-            if Path(path).is_file():
+            path = Path(path)
+            if path.is_file():
                 mlflow.log_artifact(str(path))
-        return run.info.run_id
+            elif path.is_dir():
+                mlflow.log_artifacts(str(path), artifact_path=path.name)
+        if model is not None:
+            _log_model(model)
+        run_id = run.info.run_id
+    client.set_terminated(parent)         # the execution ends (again) with its latest stage
+    return run_id
+
+
+def _log_model(model: ModelToLog) -> None:
+    """The network as an MLflow PyTorch model: ``mlflow.pytorch.load_model`` opens it.
+
+    MLflow's default format, a ``torch.export`` graph ("pt2"), loads without this package's code
+    and runs no pickled code; a network that does not export falls back to a pickle, with the
+    package's source beside it (``code_paths``). Requirements are given, not inferred: inference
+    loads the model in a subprocess (slow).
+    """
+    import mlflow
+    import mlflow.pytorch
+    import numpy as np
+    import torch
+    from mlflow.models import infer_signature
+
+    example = np.asarray(model.input_example, dtype=np.float32)
+    module = model.module.eval()
+    with torch.no_grad():
+        output = module(torch.from_numpy(example)).cpu().numpy()
+    common = {"name": model.name, "signature": infer_signature(example, output),
+              "input_example": example,
+              "pip_requirements": [f"torch=={torch.__version__.split('+')[0]}",
+                                   f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}"]}
+    try:
+        mlflow.pytorch.log_model(module, serialization_format="pt2", **common)
+    except Exception as e:   # noqa: BLE001 - torch.export refuses some graphs
+        warnings.warn(f"the network does not export ({type(e).__name__}: {_first_line(e)}); "
+                      "logged as a pickle with the package's source", RuntimeWarning, stacklevel=3)
+        mlflow.pytorch.log_model(module, serialization_format="pickle",
+                                 code_paths=[str(Path(__file__).resolve().parents[1])], **common)
 
 
 def stage_params(stage: str, params, dvc_file: str | Path = "dvc.yaml") -> dict:
@@ -201,7 +354,11 @@ def stage_params(stage: str, params, dvc_file: str | Path = "dvc.yaml") -> dict:
     return out
 
 
-def log_run(stage: str, params, metrics: dict, artifacts: list[str | Path] = ()) -> str | None:
-    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with lead and architecture."""
+def log_run(stage: str, params, metrics: dict, artifacts: list[str | Path] = (),
+            **extra) -> str | None:
+    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with lead and architecture.
+
+    ``extra``: ``step_metrics``, ``steps`` and ``model`` of :func:`log_stage`.
+    """
     return log_stage(stage, stage_params(stage, params), metrics, artifacts,
-                     tags={"lead": params.lead, "arch": params.model.arch})
+                     tags={"lead": params.lead, "arch": params.model.arch}, **extra)

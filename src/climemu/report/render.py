@@ -5,6 +5,10 @@ offline. This renders the same specs with ``vl-convert`` (Vega bundled in the wh
 
     python -m climemu.report.render                       # the workspace, like `dvc plots show`
     python -m climemu.report.render HEAD exp-lead6 ...    # revisions side by side, like `dvc plots diff`
+    python -m climemu.report.render --page exp-lead1 exp-lead6   # one offline page, side by side
+
+``--page`` writes ``<out>/index.html``: the report stage's page (climemu.report.page) with each
+revision or experiment as a column of findings and figures and a colour in the plots.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 
 import vl_convert as vlc
 
-from climemu.core.io import atomic_path
+from climemu.core.io import atomic_path, write_text
+from climemu.report.page import page, read_experiment, workspace_reader
 
 
 def dvc_plot_specs(revisions: list[str]) -> dict:
@@ -56,11 +61,38 @@ def render(specs: dict, out: Path) -> list[Path]:
     return written
 
 
+def revision_reader(rev: str):
+    """``read(path)`` of a file as committed at a git revision or DVC experiment (None if absent)."""
+    import dvc.api
+    from dvc.exceptions import DvcException
+
+    def read(path: str) -> bytes | None:
+        try:
+            return dvc.api.read(path, rev=rev, mode="rb")
+        except (FileNotFoundError, DvcException):
+            return None
+    return read
+
+
+def write_page(revisions: list[str], out: Path) -> Path:
+    """One page with the given revisions side by side (the workspace when none is given)."""
+    experiments = ([read_experiment(rev, revision_reader(rev)) for rev in revisions] if revisions
+                   else [read_experiment("workspace", workspace_reader())])
+    path = out / "index.html"
+    write_text(page(experiments), path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("revisions", nargs="*", help="git revisions or experiment names (default: workspace)")
     parser.add_argument("--out", default="dvc_plots_offline", help="output folder")
+    parser.add_argument("--page", action="store_true",
+                        help="write one offline HTML page (index.html) with the revisions side by side")
     args = parser.parse_args(argv)
+    if args.page:
+        print(write_page(args.revisions, Path(args.out)))
+        return
     for path in render(dvc_plot_specs(args.revisions), Path(args.out)):
         print(path)
 
