@@ -41,6 +41,9 @@ SCORE_METRICS = OUTPUTS["score_metrics"]
 SCORE_FIGURE = OUTPUTS["score_figure"]
 SANITY_METRICS = OUTPUTS["sanity_metrics"]
 SANITY_FIGURE = OUTPUTS["sanity_figure"]
+FAITHFULNESS_METRICS = OUTPUTS["faithfulness_metrics"]
+FAITHFULNESS_CURVES = OUTPUTS["faithfulness_curves"]
+FAITHFULNESS_FIGURE = OUTPUTS["faithfulness_figure"]
 FINDINGS = OUTPUTS["findings"]
 
 
