@@ -26,7 +26,8 @@ def main() -> None:
     score = _load(paths.SCORE_METRICS)
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
-                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS))
+                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS),
+                  faithfulness=_load(paths.FAITHFULNESS_METRICS))
     write_text(text, paths.FINDINGS)
     print(f"report: {paths.FINDINGS}")
     log_run("report", params, {}, [paths.FINDINGS])

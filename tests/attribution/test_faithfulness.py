@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import pytest
+import quantus
 import torch
 from torch import nn
 
@@ -19,7 +20,6 @@ from climemu.attribution.methods import attribute
 from climemu.attribution.sanity import cascade, rank_agreement
 from climemu.config import CellSpec
 
-quantus = pytest.importorskip("quantus")
 
 
 class LinearCell(nn.Module):
