@@ -83,7 +83,7 @@ def fig_faithfulness(ds: xr.Dataset, path: str | Path) -> None:
     panels = [(s, b) for s in ds["scale"].values for b in ds["baseline"].values]
     for ax, (scale, base) in zip(axes[0], panels):
         for m in ds["method"].values:
-            ax.plot(ds["fraction"], mean.sel(method=m, scale=scale, baseline=base), marker="o", label=str(m))
+            ax.plot(ds["fraction"], mean.sel({"method": m, "scale": scale, "baseline": base}), marker="o", label=str(m))
         ax.set(xscale="log", xlabel="fraction of units removed (most important first)",
                title=f"{scale} scale, {base} baseline")
         ax.axhline(0, color="k", lw=0.5)
