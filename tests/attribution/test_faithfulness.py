@@ -261,7 +261,7 @@ def test_measures_rank_and_validate_against_the_truth():
                      "correlation": (("method", "scale", "baseline", "cell", "sample"), corr)},
                     coords={"method": methods, "scale": ["cell", "block"], "baseline": ["zero", "impute"],
                             "fraction": [0.1, 1.0]},
-                    attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0})
+                    attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
     score = {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
              for m, p in zip(methods, [0.9, 0.5, 0.2, -0.3])}
     out = faithfulness_measures(ds, score)
@@ -270,7 +270,7 @@ def test_measures_rank_and_validate_against_the_truth():
     assert out["validation"]["block.impute.correlation"] == {"spearman": pytest.approx(-1.0),
                                                              "verdict": "ranks against the truth", "methods": 4}
     assert all(k.endswith("deletion_auc_degC") for k in out["overall"]["measures"])
-    assert out["overall"]["ranking"] == methods
+    assert out["overall"]["ranking"] == methods and out["overall"]["mean_rank"]["b"] == 2.0
     assert "validation" not in faithfulness_measures(ds, None)
 
 

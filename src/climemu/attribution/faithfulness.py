@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 import xarray as xr
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 from torch import nn
 
 from climemu.attribution.frozen import frozen_eval
@@ -315,7 +315,7 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None) -> dict:
     methods = [str(m) for m in ds["method"].values]
     out: dict = {"n_samples": int(ds.attrs["n_samples"]), "lead": int(ds.attrs["lead"]),
                  "seconds": round(float(ds.attrs["seconds"]), 2), "forwards": int(ds.attrs["forwards"]),
-                 "fractions": [float(q) for q in fractions]}
+                 "fractions": [float(q) for q in fractions], "block_cells": int(ds.attrs["block_cells"])}
     auc = deletion_auc(ds["curve"].values, fractions)                    # (method, scale, baseline, cell, sample)
     values: dict[str, dict[str, float]] = {}
     for m_idx, method in enumerate(methods):
@@ -345,7 +345,9 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None) -> dict:
                 against.add(key)
             out["validation"][key] = {"spearman": rho, "verdict": verdict, "methods": len(common)}
     kept = [k for k in values if k not in against]
-    mean_rank = {m: float(np.mean([out["ranking"][k].index(m) + 1 for k in kept])) for m in methods} if kept else {}
+    # ties (deeplift_shap with zero baselines is deeplift) share their mean rank
+    ranked = [rankdata([-np.nan_to_num(values[k][m], nan=-np.inf) for m in methods]) for k in kept]
+    mean_rank = {m: float(np.mean([r[i] for r in ranked])) for i, m in enumerate(methods)} if kept else {}
     out["overall"] = {"measures": kept, "mean_rank": mean_rank,
                       "ranking": sorted(mean_rank, key=mean_rank.get)}
     return out

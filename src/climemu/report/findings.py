@@ -386,7 +386,7 @@ def faithfulness_table(faith: dict) -> str:
         kept = [k for k in measures if validation[k]["verdict"] == "agrees"]
         note = (f"Validated on this synthetic run (Spearman across {len(methods)} methods > 0): "
                 f"{', '.join(kept) or 'none'}; a measure ranking against the truth is left out of the overall "
-                "ranking. With six methods (two of them identical with zero baselines) Spearman is coarse.")
+                f"ranking. With {len(methods)} methods (deeplift_shap with zero baselines is deeplift) Spearman is coarse.")
     else:
         note = ("No truth here: which measures rank the methods as the exact contributions do was checked on the "
                 "synthetic source (docs/results.md, \"Faithfulness\"); this run's ranking uses every measure.")
@@ -394,7 +394,8 @@ def faithfulness_table(faith: dict) -> str:
         f"Each method's inputs removed in the order of its own importance, {faith['n_samples']} training samples per "
         "group cell: deletion AUC (output change toward the prediction's sign, degC, over log fractions "
         f"{faith['fractions'][0]:g} to {faith['fractions'][-1]:g}) and faithfulness correlation (Bhatt et al. 2020), "
-        "single inputs (cell) and 3x3 blocks (block), zero anomaly or ROAD-style imputation (impute).", "",
+        f"single inputs (cell) and {faith.get('block_cells', 3)}x{faith.get('block_cells', 3)} blocks of one month "
+        "(block), zero anomaly or ROAD-style imputation (impute).", "",
         *rows, "", f"Overall (mean rank): **{' > '.join(methods)}**. {note}", "",
         "![deletion curves](../plots/figures/faithfulness.png)", ""])
 
