@@ -30,7 +30,8 @@ def main() -> None:
     band = _load(paths.BAND_METRICS)
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
-                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band)
+                  _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band,
+                  faithfulness=_load(paths.FAITHFULNESS_METRICS))
     write_text(text, paths.FINDINGS)
     name = f"{os.environ.get('DVC_EXP_NAME', 'workspace')} (lead {params.lead}, {params.model.arch})"
     experiment = read_experiment(name, workspace_reader())

@@ -50,6 +50,8 @@ TINY = {
     "evaluate": {"lim_modes": [2, 5]},
     "score": {"max_samples": 2, "batch_size": 2, "n_steps": 4},
     "sanity": {"max_samples": 2, "batch_size": 2, "n_steps": 4, "cell": "open_ocean"},
+    "faithfulness": {"max_samples": 1, "batch_size": 1, "n_steps": 4, "fractions": [0.01, 0.1, 0.5], "subsets": 4,
+                     "subset_fraction": 0.05},
 }
 
 

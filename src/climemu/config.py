@@ -14,7 +14,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from climemu.attribution.config import (AblateConfig, BandConfig, BasinConfig, CellSpec, ExplainConfig,
-                                        SanityConfig, ScoreConfig)
+                                        FaithfulnessConfig, SanityConfig, ScoreConfig)
 from climemu.core.config import Box, ConfigError, Strict, _describe
 from climemu.data.config import DataConfig, EsgfConfig, PangeoConfig, SmoothConfig, WindowConfig
 from climemu.forecast.config import EvaluateConfig
@@ -24,7 +24,7 @@ from climemu.training.config import TrainConfig
 from climemu.truth.config import IdentifyConfig, SyntheticConfig
 
 __all__ = ["AblateConfig", "BandConfig", "BasinConfig", "Box", "CellSpec", "ConfigError", "DataConfig", "EsgfConfig",
-           "EvaluateConfig", "ExplainConfig", "IdentifyConfig", "ModelConfig", "PangeoConfig", "Params",
+           "EvaluateConfig", "ExplainConfig", "FaithfulnessConfig", "IdentifyConfig", "ModelConfig", "PangeoConfig", "Params",
            "ReportConfig", "SanityConfig", "ScoreConfig", "SmoothConfig", "SyntheticConfig", "TrainConfig", "WindowConfig",
            "load_params", "parse_params"]
 
@@ -50,6 +50,7 @@ class Params(Strict):
     score: ScoreConfig
     band: BandConfig
     sanity: SanityConfig
+    faithfulness: FaithfulnessConfig
     report: ReportConfig
 
     @model_validator(mode="after")

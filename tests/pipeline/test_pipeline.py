@@ -21,8 +21,8 @@ from tests.helpers import TINY, merge
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.pipeline
 
-STAGES = ["ablate", "aggregate", "band", "basin", "evaluate", "explain", "fetch", "identify", "report", "sanity",
-          "score", "smooth", "train", "window"]
+STAGES = ["ablate", "aggregate", "band", "basin", "evaluate", "explain", "faithfulness", "fetch", "identify",
+          "report", "sanity", "score", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
            "input_x_gradient"}
@@ -100,7 +100,8 @@ def test_repro_writes_outputs_and_metrics(repo):
                 "plots/contribution.csv", "plots/figures/fig4_group.png",
                 "plots/figures/fig5_ablation.png", "plots/figures/score_methods.png",
                 "plots/figures/sanity.png", "reports/findings.md", "explain/basin.nc",
-                "plots/figures/basin_maps.png", "reports/index.html", "dvc.lock"):
+                "plots/figures/basin_maps.png", "plots/figures/faithfulness.png", "plots/faithfulness.csv",
+                "reports/index.html", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
     assert metrics["n_params"] == 606_300 and metrics["best_epoch"] == 1
@@ -125,8 +126,11 @@ def test_repro_writes_outputs_and_metrics(repo):
     sanity = json.loads((path / "metrics/sanity.json").read_text())
     assert sanity["cell"] == "open_ocean" and sanity["steps"][0] == "last" and sanity["steps"][-1] == "stem"
     assert set(sanity["deeplift"]["spearman"]) == set(sanity["steps"])
+    faith = json.loads((path / "metrics/faithfulness.json").read_text())
+    assert METHODS <= set(faith) and faith["synthetic_truth"] and faith["n_samples"] == 1
+    assert set(faith["validation"]) == set(faith["ranking"]) and len(faith["ranking"]) == 8
     findings = (path / "reports/findings.md").read_text()
-    assert "## Finding 4" in findings and "## Sanity checks" in findings
+    assert "## Finding 4" in findings and "## Sanity checks" in findings and "## Faithfulness" in findings
     assert sorted(s for s, _, _ in _mlflow_runs(path)) == STAGES
     page = (path / "reports/index.html").read_text()
     assert 'id="plot-contribution"' in page and "## Finding 4" not in page and "Finding 4" in page

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
-                              exact_setting, render)
+                              exact_setting, faithfulness_table, render)
 from tests import helpers
 
 
@@ -139,3 +139,30 @@ def test_render_holds_every_section():
     assert "present: 5.0%" in tele and "deeplift: absent; saliency: present" in tele
     assert "Highest median Pearson on the truth's support: **deeplift** (0.87); lowest: saliency (0.30)" in text
     assert "| saliency | 0.99 | 0.90 |" in text and "Failing: saliency." in text
+
+
+def _faithfulness(validated: bool) -> dict:
+    ranking = {"cell.zero.deletion_auc_degC": ["deeplift", "saliency"], "cell.zero.correlation": ["saliency", "deeplift"]}
+    out = {"n_samples": 2, "fractions": [0.001, 0.3], "ranking": ranking,
+           "overall": {"ranking": ["deeplift", "saliency"]}}
+    if validated:
+        out["validation"] = {"cell.zero.deletion_auc_degC": {"spearman": 1.0, "verdict": "agrees", "methods": 2},
+                             "cell.zero.correlation": {"spearman": -1.0, "verdict": "ranks against the truth",
+                                                       "methods": 2}}
+    return out
+
+
+def test_faithfulness_names_the_validated_measures():
+    text = faithfulness_table(_faithfulness(True))
+    assert "| cell.zero.correlation | saliency > deeplift | -1.00 (ranks against the truth) |" in text
+    assert "Validated on this synthetic run (Spearman across 2 methods > 0): cell.zero.deletion_auc_degC;" in text
+    assert "Overall (mean rank): **deeplift > saliency**" in text
+    real = faithfulness_table(_faithfulness(False))
+    assert "no truth in this run" in real and "docs/results.md" in real
+
+
+def test_render_adds_faithfulness_when_given():
+    params = helpers.params()
+    assert "## Faithfulness" not in render(params, AGGREGATE, ABLATE, SCORE, None, SKILL)
+    assert "## Faithfulness" in render(params, AGGREGATE, ABLATE, SCORE, None, SKILL,
+                                       faithfulness=_faithfulness(False))

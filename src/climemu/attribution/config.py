@@ -122,3 +122,29 @@ class SanityConfig(Strict):
     max_samples: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     n_steps: int = Field(ge=2)         # Integrated Gradients
+
+
+class FaithfulnessConfig(Strict):
+    """The faithfulness stage: every method perturbed by its own importance, no truth needed.
+
+    Sized for a 2-core CPU (docs/performance.md): each curve point is one forward pass, so the
+    cost is methods x cells x samples x 2 scales x 2 baselines x fractions forwards, plus
+    samples x 2 scales x 2 baselines x subsets for the faithfulness correlation.
+    """
+
+    max_samples: int = Field(ge=1)        # training samples per group cell, the first ones
+    batch_size: int = Field(ge=1)         # samples per attribution batch
+    forward_batch: int = Field(ge=1)      # perturbed inputs per forward pass
+    n_steps: int = Field(ge=2)            # Integrated Gradients
+    fractions: list[float] = Field(min_length=1)   # shares of the units removed (deletion curve)
+    subsets: int = Field(ge=3)            # faithfulness correlation: random subsets per sample
+    subset_fraction: float = Field(gt=0, lt=1)     # ... each this share of the units
+    noise: float = Field(ge=0)            # impute baseline: noise std (normalised anomaly units)
+    sweeps: int = Field(ge=0)             # impute baseline: Jacobi sweeps toward ROAD's solution
+
+    @model_validator(mode="after")
+    def _ladder(self) -> "FaithfulnessConfig":
+        q = self.fractions
+        if any(not 0 < v <= 1 for v in q) or any(b <= a for a, b in zip(q, q[1:])):
+            raise ValueError(f"fractions must increase strictly within (0, 1]; got {q}")
+        return self

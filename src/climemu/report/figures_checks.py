@@ -73,3 +73,22 @@ def fig_sanity(ds: xr.Dataset, path: str | Path) -> None:
                  f"{ds.attrs['n_samples']} training samples, lead {ds.attrs['lead']}")
     _save(fig, path)
 
+
+
+def fig_faithfulness(ds: xr.Dataset, path: str | Path) -> None:
+    """Mean deletion curve per method, one panel per scale and baseline (the faithfulness stage)."""
+    mean = ds["curve"].mean(("cell", "sample"))
+    fig, axes = plt.subplots(1, ds.sizes["scale"] * ds.sizes["baseline"], figsize=(17, 4), layout="constrained",
+                             sharey=True, squeeze=False)
+    panels = [(s, b) for s in ds["scale"].values for b in ds["baseline"].values]
+    for ax, (scale, base) in zip(axes[0], panels):
+        for m in ds["method"].values:
+            ax.plot(ds["fraction"], mean.sel({"method": m, "scale": scale, "baseline": base}), marker="o", label=str(m))
+        ax.set(xscale="log", xlabel="fraction of units removed (most important first)",
+               title=f"{scale} scale, {base} baseline")
+        ax.axhline(0, color="k", lw=0.5)
+    axes[0, 0].set(ylabel="output change toward the prediction's sign (degC)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Deletion curves, mean over {ds.sizes['cell']} cells x {ds.attrs['n_samples']} training samples, "
+                 f"lead {ds.attrs['lead']}")
+    _save(fig, path)

@@ -374,6 +374,36 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
         "", "![sanity checks](../plots/figures/sanity.png)", ""])
 
 
+def faithfulness_table(faith: dict) -> str:
+    """The methods ranked by faithfulness to the network (faithfulness.json), and which measures the
+    synthetic truth validated (docs/measures.md, "Faithfulness without a truth")."""
+    measures = list(faith["ranking"])
+    methods = faith["overall"]["ranking"] or faith["ranking"][measures[0]]
+    validation = faith.get("validation")
+    rows = ["| measure (scale.baseline.metric) | ranking, most faithful first | Spearman with the truth's ranking |",
+            "|---|---|---|"]
+    for key in measures:
+        check = validation[key] if validation else None
+        verdict = f"{check['spearman']:.2f} ({check['verdict']})" if check else "no truth in this run"
+        rows.append(f"| {key} | {' > '.join(faith['ranking'][key])} | {verdict} |")
+    if validation:
+        kept = [k for k in measures if validation[k]["verdict"] == "agrees"]
+        note = (f"Validated on this synthetic run (Spearman across {len(methods)} methods > 0): "
+                f"{', '.join(kept) or 'none'}; a measure ranking against the truth is left out of the overall "
+                f"ranking. With {len(methods)} methods (deeplift_shap with zero baselines is deeplift) Spearman is coarse.")
+    else:
+        note = ("No truth here: which measures rank the methods as the exact contributions do was checked on the "
+                "synthetic source (docs/results.md, \"Faithfulness\"); this run's ranking uses every measure.")
+    return "\n".join([
+        f"Each method's inputs removed in the order of its own importance, {faith['n_samples']} training samples per "
+        "group cell: deletion AUC (output change toward the prediction's sign, degC, over log fractions "
+        f"{faith['fractions'][0]:g} to {faith['fractions'][-1]:g}) and faithfulness correlation (Bhatt et al. 2020), "
+        f"single inputs (cell) and {faith.get('block_cells', 3)}x{faith.get('block_cells', 3)} blocks of one month "
+        "(block), zero anomaly or ROAD-style imputation (impute).", "",
+        *rows, "", f"Overall (mean rank): **{' > '.join(methods)}**. {note}", "",
+        "![deletion curves](../plots/figures/faithfulness.png)", ""])
+
+
 def ceiling(skill: dict, exact: bool) -> str:
     """The true predictor beside the network and every baseline on the test split (skill.json)."""
     test = skill["test"]
@@ -396,7 +426,8 @@ def ceiling(skill: dict, exact: bool) -> str:
 
 
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
-           skill: dict, basin: dict | None = None, band: dict | None = None) -> str:
+           skill: dict, basin: dict | None = None, band: dict | None = None,
+           faithfulness: dict | None = None) -> str:
     """reports/findings.md for the current run; ``params`` is the run's :class:`climemu.config.Params`
     (passed in by the stage: the report layer does not import the top-level configuration)."""
     cfg = params.report
@@ -425,5 +456,7 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
         parts += ["## Equivalence band: what any near-optimal predictor shows", "", band_table(aggregate, band, cfg), ""]
     if sanity:
         parts += ["## Sanity checks (Adebayo et al. 2018)", "", sanity_table(sanity, cfg.sanity_rank_max)]
+    if faithfulness:
+        parts += ["## Faithfulness to the network (no truth needed)", "", faithfulness_table(faithfulness)]
     parts += ["## The ceiling: the best linear predictor", "", ceiling(skill, exact)]
     return "\n".join(parts)

@@ -33,6 +33,7 @@ FIGURES = {
     paths.BASIN_FIGURE: "Measures at every basin cell",
     paths.SCORE_FIGURE: "Every method against the exact contributions",
     paths.SANITY_FIGURE: "Sanity checks (cascading randomisation)",
+    paths.FAITHFULNESS_FIGURE: "Deletion curves: faithfulness to the network",
 }
 PLOT_IDS = ("contribution", "skill", "training")
 
