@@ -14,6 +14,9 @@ fixtures.
 from __future__ import annotations
 
 import copy
+import http.server
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -102,3 +105,16 @@ def make_sst(values: np.ndarray, first_year: int = 401, ocean: np.ndarray | None
          "ocean": (("lat", "lon"), ocean.astype(np.int8)),
          "time_bnds": (("time", "bnds"), bnds)},
         coords={"time": time, "lat": 10.5 + np.arange(n_lat), "lon": -50.5 + np.arange(n_lon)})
+
+
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]):
+    """A threaded HTTP server on a free port of 127.0.0.1 with ``handler``; yields the port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

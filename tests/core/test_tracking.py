@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from climemu.core import paths, tracking
+from tests.helpers import serving
 
 
 def test_root_resolves_out_of_a_queued_experiment_copy(tmp_path):
@@ -170,16 +171,11 @@ def healthy_then_silent():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            release.set()                                # let held requests end before shutdown
 
 
 def test_server_that_stops_answering_is_not_retried_for_minutes(healthy_then_silent, tmp_path):

@@ -12,7 +12,6 @@ import io
 import re
 import shutil
 import subprocess
-import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 
 from climemu.core import paths
 from climemu.report import page as page_mod
-from tests.helpers import ROOT
+from tests.helpers import ROOT, serving
 
 # Chromium's own traffic, not the page's: network time, the Google account, connectivity checks.
 BROWSER_OWN_HOSTS = ("clients2.google.com", "accounts.google.com", "www.google.com")
@@ -126,15 +125,8 @@ def recording_proxy():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield f"127.0.0.1:{port}", seen
 
 
 def _run_chromium(binary: str, proxy: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
