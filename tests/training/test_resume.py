@@ -25,9 +25,11 @@ def _same(a, b):
     assert (a.history, a.best_epoch, a.val_rmse, a.val_acc) == (b.history, b.best_epoch, b.val_rmse, b.val_acc)
 
 
-def test_killed_after_epoch_1_of_3_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_killed_after_epoch_1_of_3_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, schedule):
     data = _tiny_data()
-    whole = train(section("model"), data, _cfg(), seed=3)               # no snapshots: as before
+    cfg = _cfg(schedule=schedule)
+    whole = train(section("model"), data, cfg, seed=3)                  # no snapshots: as before
     snaps = Snapshots(tmp_path, "k")
     saved = []
     real_save = Snapshots.save
@@ -39,14 +41,14 @@ def test_killed_after_epoch_1_of_3_resumes_to_the_uninterrupted_result(tmp_path,
 
     monkeypatch.setattr(Snapshots, "save", save_then_die)
     with pytest.raises(Killed):
-        train(section("model"), data, _cfg(), seed=3, snapshots=snaps)
+        train(section("model"), data, cfg, seed=3, snapshots=snaps)
     assert saved == [1] and snaps.path.is_file()
     monkeypatch.setattr(Snapshots, "save", real_save)
     epochs_run = []
     real_epoch = trainer_module.Trainer.train_epoch
     monkeypatch.setattr(trainer_module.Trainer, "train_epoch",
                         lambda self, e: epochs_run.append(e) or real_epoch(self, e))
-    resumed = train(section("model"), data, _cfg(), seed=3, snapshots=snaps)
+    resumed = train(section("model"), data, cfg, seed=3, snapshots=snaps)
     assert epochs_run == [2, 3]                                           # epoch 1 not redone
     _same(resumed, whole)
     assert torch.load(snaps.path, weights_only=False)["epoch"] == 3

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from climemu.data.window import WindowedData, build_windows
-from climemu.training.trainer import anomaly_correlation, masked_mse, train
+from climemu.training.trainer import anomaly_correlation, learning_rate, masked_mse, train
 from tests.helpers import make_sst, section
 
 
@@ -47,3 +47,27 @@ def test_training_is_seeded_and_picks_best_epoch_on_validation():
     assert a.val_rmse == pytest.approx(np.sqrt(min(a.history.val_loss)) * data.scale)
     c = _fit(data, seed=4)
     assert c.history.train_loss != a.history.train_loss
+
+
+def test_learning_rate_schedules_by_hand():
+    const, cos = section("train", lr=0.01, schedule="constant"), section("train", lr=0.01, schedule="cosine")
+    assert [learning_rate(const, p) for p in (0, 0.5, 1)] == [0.01, 0.01, 0.01]
+    # 0.01 * (1 + cos(pi p)) / 2: 0.01 at the start, 0.005 half-way, 0.0025 at p = 2/3, 0 at the end
+    np.testing.assert_allclose([learning_rate(cos, p) for p in (0, 0.5, 2 / 3, 1)],
+                               [0.01, 0.005, 0.0025, 0.0], atol=1e-15)
+
+
+def test_cosine_schedule_sets_the_rate_of_every_step(monkeypatch):
+    data = _tiny_data()                                        # 24 samples: 3 batches of 8 per epoch
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def record(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    cfg = section("train", epochs=2, batch_size=8, channels_last=True, lr=0.01, schedule="cosine")
+    train(section("model"), data, cfg, seed=3)
+    # 6 steps at progress 0, 1/6, ..., 5/6 of the whole run
+    np.testing.assert_allclose(seen, [0.005 * (1 + np.cos(np.pi * k / 6)) for k in range(6)], rtol=1e-12)

@@ -14,6 +14,9 @@ class TrainConfig(Strict):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     lr: float = Field(gt=0)
+    # Learning rate over training: "constant", or "cosine" (from lr down to 0 over all steps,
+    # Loshchilov & Hutter 2017; a function of the step alone, so a resumed run is exact).
+    schedule: Literal["constant", "cosine"]
     weight_decay: float = Field(ge=0)
     device: Literal["auto", "cpu", "cuda"]
     channels_last: bool

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -52,6 +53,13 @@ def anomaly_correlation(pred: torch.Tensor, target: torch.Tensor, ocean: torch.T
     p, t = pred[:, 0][:, ocean], target[:, 0][:, ocean]                 # (B, n_ocean)
     p, t = p - p.mean(1, keepdim=True), t - t.mean(1, keepdim=True)
     return (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1)).clamp_min(1e-12)
+
+
+def learning_rate(cfg: TrainConfig, progress: float) -> float:
+    """The learning rate after ``progress`` (0 to 1) of all training steps."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cfg.lr
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -126,9 +134,13 @@ class Trainer:
     def train_epoch(self, epoch: int) -> float:
         self.model.train()
         total, count = 0.0, 0
+        steps = -(-self.data.n_samples("train") // self.cfg.batch_size)   # batches per epoch
         bar = progress(self._train_batches(), desc=f"epoch {epoch}", unit="batch",
-                       total=-(-self.data.n_samples("train") // self.cfg.batch_size), leave=False)
-        for positions in bar:
+                       total=steps, leave=False)
+        for step, positions in enumerate(bar):
+            lr = learning_rate(self.cfg, (epoch - 1 + step / steps) / self.cfg.epochs)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
             x, y = self._batch("train", positions)
             self.optimizer.zero_grad(set_to_none=True)
             loss = masked_mse(self.net(x), y, self.ocean)
