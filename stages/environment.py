@@ -6,6 +6,14 @@ Standard library only, so it runs under any Python 3.
 
 import importlib.util
 import sys
+from pathlib import Path
+
+# This checkout's library first. The editable install points at the checkout it was made in, so
+# without this an experiment that DVC runs in a copy of the repository (`dvc exp run --queue`,
+# `--temp`) would import the workspace's code as it is when the stage starts, not its own.
+SRC = Path(__file__).resolve().parent.parent / "src"
+if SRC.is_dir() and str(SRC) not in sys.path:
+    sys.path.insert(0, str(SRC))
 
 # The project itself and the packages every stage imports at its start.
 REQUIRED = ("climemu", "numpy", "xarray", "yaml", "pydantic", "torch")

@@ -89,8 +89,23 @@ def test_a_stage_run_alone_names_the_stage_to_run_first(tmp_path):
 def test_without_the_project_environment_a_message(tmp_path):
     # -S: no site-packages, so neither climemu nor its dependencies can be imported
     proc = stage("train", tmp_path, "-S")
-    assert_message(proc, "the project's environment is not active", "climemu", "`make repro`",
+    assert_message(proc, "the project's environment is not active", "numpy", "torch", "`make repro`",
                    "source .venv/bin/activate")
+
+
+def test_a_stage_imports_the_library_of_its_own_checkout(tmp_path):
+    # DVC runs a queued experiment in a copy of the repository; the editable install points at
+    # the workspace, whose code may have moved on since the experiment was queued.
+    copy = tmp_path / "copy"
+    (copy / "stages").mkdir(parents=True)
+    (copy / "src" / "climemu").mkdir(parents=True)
+    (copy / "stages" / "environment.py").write_text((ROOT / "stages" / "environment.py").read_text())
+    (copy / "src" / "climemu" / "__init__.py").write_text("")
+    (copy / "stages" / "probe.py").write_text("import environment\nimport climemu\nprint(climemu.__file__)\n")
+    proc = subprocess.run([sys.executable, str(copy / "stages" / "probe.py")], cwd=copy,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == copy / "src" / "climemu" / "__init__.py"
 
 
 def test_the_environment_check_names_what_is_missing(monkeypatch):
