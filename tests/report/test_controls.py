@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from climemu.attribution.controls import truth_measures
-from climemu.core.grid import box_mask, cell_centres, ocean_mask
+from climemu.attribution.explain import resolve_cells
+from climemu.core.grid import box_mask, cell_centres
 from climemu.report import rules
-from climemu.truth.synthetic import LinearModel, correlated_noise, simulate_anomalies
+from climemu.truth.identifiability import simulate_box
 from tests.helpers import params
 
 YEARS = 30          # 360 months: 32 input windows, 3 years apart where they can be
@@ -46,20 +47,13 @@ def _switched_off(name: str):
 @lru_cache(maxsize=None)
 def measured(name: str) -> tuple[dict, dict]:
     p, syn = _switched_off(name)
-    lat, lon = cell_centres(p.data.box, p.data.resolution)
-    ocean = ocean_mask(lat, lon).values
-    model = LinearModel.build(syn, lat, lon, ocean)
-    rng = np.random.default_rng(0)
-    n_months = 12 * YEARS
-    a = simulate_anomalies(model, correlated_noise(rng, n_months + syn.spinup_months, ocean, syn.noise_std,
-                                                   syn.noise_length, syn.noise_white), syn.spinup_months)
-    field = np.zeros((n_months, *ocean.shape))
-    field[:, ocean] = a
+    model, anom = simulate_box(syn, p.data.box, p.data.resolution, YEARS)   # the generator's own code
+    lat, lon = anom.lat.values, anom.lon.values
+    field = np.nan_to_num(anom.values)                                     # (360 months, lat, lon), 0 on land
     months = p.window.input_months
-    starts = np.linspace(0, n_months - months, N_SAMPLES).astype(int)
+    starts = np.linspace(0, len(field) - months, N_SAMPLES).astype(int)
     x = np.stack([field[s:s + months] for s in starts])                    # (B, 36, lat, lon)
-    cells = {c.name: (int(np.abs(lat - c.lat).argmin()), int(np.abs(lon - c.lon).argmin()))
-             for c in p.explain.group_cells}
+    cells = {c.name: (c.i, c.j) for c in resolve_cells(p.explain.group_cells, lat, lon, model.ocean)}
     m = truth_measures(model, x, cells, lat, lon, p.lead, p.explain.truth_leads, syn.source_box)
     inside = box_mask(lat, lon, syn.target_box).values
     linked = [name for name, (i, j) in cells.items() if inside[i, j]]
