@@ -28,6 +28,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from climemu.attribution import crop as decoder_crop
 from climemu.attribution.pixel import check_cell
 
 EPS = 1e-10   # captum.attr._core.deep_lift: the rule falls back to the gradient below this |x - x0|
@@ -43,18 +44,20 @@ class _RescaleFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, x0, y0):
+    def forward(ctx, x, x0, y0, keeper):
         y = torch.relu(x)
         dx = x - x0                                          # (B, C, H, W) - (1, C, H, W)
         m = (y - y0).div_(dx)                                # inf/nan where dx = 0: replaced below
         m = torch.where(dx.abs_() < EPS, (x > 0).to(x.dtype), m)
         ctx.save_for_backward(m)
+        if keeper.keep:                                      # read by the cropped decoder (.crop)
+            keeper.m = m
         return y
 
     @staticmethod
     def backward(ctx, grad):
         (m,) = ctx.saved_tensors
-        return grad * m, None, None
+        return grad * m, None, None, None
 
 
 class _RescaleReLU(nn.Module):
@@ -63,12 +66,13 @@ class _RescaleReLU(nn.Module):
     def __init__(self):
         super().__init__()
         self.x0 = self.y0 = None       # (1, C, H, W): the baseline's input and output here
+        self.keep, self.m = False, None   # keep: hold the last multiplier (B, C, H, W) in m
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.x0 is None:            # the reference pass
             self.x0, self.y0 = x.detach(), torch.relu(x).detach()
             return self.y0
-        return _RescaleFunction.apply(x, self.x0, self.y0)
+        return _RescaleFunction.apply(x, self.x0, self.y0, self)
 
 
 class DeepLiftCells:
@@ -81,11 +85,19 @@ class DeepLiftCells:
     """
 
     def __init__(self, model: nn.Module, input_shape: Sequence[int], baseline=None,
-                 memory_format=torch.contiguous_format):
+                 memory_format=torch.contiguous_format, crop: bool = True):
         self.net = copy.deepcopy(model).eval()
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.relus = self._swap_relus(self.net)    # none: a linear model, DeepLift = grad x input
+        self.crop, self._h = None, None
+        if crop and decoder_crop.supports(self.net):
+            # the decoder's backward on a crop around each cell (.crop): h is the decoder's input
+            self.net.up.register_forward_pre_hook(lambda module, args: setattr(self, "_h", args[0]))
+            self._decoder_relus = [m for name in decoder_crop.DECODER
+                                   for m in getattr(self.net, name).modules() if isinstance(m, _RescaleReLU)]
+            for relu in self._decoder_relus:
+                relu.keep = True
         self.memory_format = memory_format
         self.net = self.net.to(memory_format=memory_format)
         c, h, w = (int(s) for s in input_shape[-3:])
@@ -94,6 +106,9 @@ class DeepLiftCells:
         self.baseline = base.reshape(1, c, h, w).to(device).contiguous(memory_format=memory_format)
         with torch.no_grad():
             self.f0 = self.net(self.baseline)[0, 0]              # (H, W): f(baseline), refs recorded
+        if self._h is not None:
+            self.crop = decoder_crop.DecoderCrop(self.net, self._decoder_relus,
+                                                 tuple(self._h.shape[-2:]), (h, w))
 
     @staticmethod
     def _swap_relus(net: nn.Module) -> list[_RescaleReLU]:
@@ -132,6 +147,11 @@ class DeepLiftCells:
             maps = []
             for k, cell in enumerate(cells):
                 i, j = check_cell(cell, out.shape[1], out.shape[2])
-                (grad,) = torch.autograd.grad(out[:, i, j].sum(), x, retain_graph=k < len(cells) - 1)
+                keep = k < len(cells) - 1
+                if self.crop is None:
+                    (grad,) = torch.autograd.grad(out[:, i, j].sum(), x, retain_graph=keep)
+                else:                   # the decoder on a crop, then the encoder's dense backward
+                    g_h = self.crop.grad(self._h, i, j)                        # (B, C, 18, 32)
+                    (grad,) = torch.autograd.grad(self._h, x, grad_outputs=g_h, retain_graph=keep)
                 maps.append(grad * delta)                                    # (B, 36, H, W)
         return torch.stack(maps), out.detach()

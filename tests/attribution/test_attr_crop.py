@@ -1,0 +1,88 @@
+"""The decoder's DeepLift backward on a crop (attribution/crop.py) against the dense backward
+and Captum, on the Table 1 network and its FNN variant at the paper's grid."""
+
+import pytest
+import torch
+from torch import nn
+
+from climemu.attribution import crop
+from climemu.attribution.fast import DeepLiftCells
+from climemu.attribution.methods import attribute
+from climemu.models.densenet import DenseNet
+from climemu.models.densenet_fnn import DenseNetFNN
+
+GRID = (70, 125)
+# corners, edges, the middle, and rows/columns where the last upsampling's index map skips
+CELLS = [(0, 0), (69, 124), (0, 124), (69, 0), (35, 62), (34, 1), (2, 63), (50, 100)]
+
+
+def randomised(net: nn.Module, seed: int = 0) -> nn.Module:
+    """Random BatchNorm statistics and affine terms, so the ReLU references are not zero and
+    the rescale rule differs from the gradient everywhere (conftest's make_bn_relu_conv_net)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for bn in (m for m in net.modules() if isinstance(m, nn.BatchNorm2d)):
+            n = bn.num_features
+            bn.running_mean.copy_(0.2 * torch.randn(n, generator=g))
+            bn.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            bn.weight.copy_(torch.rand(n, generator=g) + 0.5)
+            bn.bias.copy_(0.2 * torch.randn(n, generator=g))
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return torch.randn(2, 36, *GRID, generator=torch.Generator().manual_seed(1))
+
+
+def test_nearest_index_is_torchs_map_by_hand():
+    # size 3 -> 7: source floor(r * 3 / 7) = 0 0 0 1 1 2 2
+    assert crop.nearest_index(3, 7).tolist() == [0, 0, 0, 1, 1, 2, 2]
+
+
+def test_windows_hold_the_cell_and_stay_on_the_grid():
+    torch.manual_seed(0)
+    engine = DeepLiftCells(DenseNet(), (36, *GRID))
+    for i, j in CELLS:
+        bott, mid, out = engine.crop.windows(i, j)
+        assert out.r0 <= i < out.r1 and out.c0 <= j < out.c1
+        assert 0 <= bott.r0 < bott.r1 <= 18 and 0 <= bott.c0 < bott.c1 <= 32
+        assert (mid.r0, mid.r1, mid.c0, mid.c1) == (2 * bott.r0, 2 * bott.r1, 2 * bott.c0, 2 * bott.c1)
+        assert bott.r1 - bott.r0 <= 10 and bott.c1 - bott.c0 <= 10      # a crop, not the map
+
+
+@pytest.mark.parametrize("arch", [DenseNet, DenseNetFNN])
+def test_cropped_decoder_equals_the_dense_backward(arch, inputs):
+    torch.manual_seed(0)
+    net = randomised(arch())
+    cropped = DeepLiftCells(net, inputs.shape)
+    dense = DeepLiftCells(net, inputs.shape, crop=False)
+    assert cropped.crop is not None and dense.crop is None
+    a, out_a = cropped.attribute(inputs, CELLS)
+    b, out_b = dense.attribute(inputs, CELLS)
+    assert torch.equal(out_a, out_b)
+    for k, cell in enumerate(CELLS):
+        scale = b[k].abs().max().item()
+        assert scale > 0, cell
+        assert (a[k] - b[k]).abs().max().item() <= 1e-5 * scale, cell
+
+
+def test_cropped_decoder_matches_captum(inputs):
+    torch.manual_seed(0)
+    net = randomised(DenseNet(), seed=2)
+    engine = DeepLiftCells(net, inputs.shape, memory_format=torch.channels_last)
+    cells = [(0, 0), (35, 62), (69, 124)]
+    attr, _ = engine.attribute(inputs, cells)
+    for k, cell in enumerate(cells):
+        expected = attribute(net, "deeplift", inputs, cell)
+        rel = ((attr[k] - expected).abs().max() / expected.abs().max()).item()
+        assert rel <= 1e-4, (cell, rel)
+
+
+def test_only_nearest_upsampling_is_cropped():
+    torch.manual_seed(0)
+    assert crop.supports(DenseNet(upsample="nearest"))
+    assert not crop.supports(DenseNet(upsample="bicubic"))
+    assert not crop.supports(nn.Sequential(nn.Conv2d(36, 1, 3, padding=1)))
+    engine = DeepLiftCells(DenseNet(grid=(12, 20), upsample="bilinear"), (36, 12, 20))
+    assert engine.crop is None                                   # the dense pass instead
