@@ -40,15 +40,14 @@ def test_nearest_index_is_torchs_map_by_hand():
     assert crop.nearest_index(3, 7).tolist() == [0, 0, 0, 1, 1, 2, 2]
 
 
-def test_windows_hold_the_cell_and_stay_on_the_grid():
-    torch.manual_seed(0)
-    engine = DeepLiftCells(DenseNet(), (36, *GRID))
-    for i, j in CELLS:
-        bott, mid, out = engine.crop.windows(i, j)
-        assert out.r0 <= i < out.r1 and out.c0 <= j < out.c1
-        assert 0 <= bott.r0 < bott.r1 <= 18 and 0 <= bott.c0 < bott.c1 <= 32
-        assert (mid.r0, mid.r1, mid.c0, mid.c1) == (2 * bott.r0, 2 * bott.r1, 2 * bott.c0, 2 * bott.c1)
-        assert bott.r1 - bott.r0 <= 10 and bott.c1 - bott.c0 <= 10      # a crop, not the map
+def test_windows_hold_each_cells_cone_and_stay_on_the_grid():
+    axis = crop.Axis(18, 70)                                    # rows: bottleneck 18, grid 70
+    assert axis.out_size == 7 and axis.bott_size <= 8          # a crop, not the map
+    for i in range(70):
+        b0, o0 = axis.windows(i)
+        lo, hi = axis._needed(i)
+        assert o0 <= i < o0 + 7 and 0 <= o0 <= 70 - 7
+        assert 0 <= b0 <= lo and hi <= b0 + axis.bott_size <= 18, i
 
 
 @pytest.mark.parametrize("arch", [DenseNet, DenseNetFNN])

@@ -23,7 +23,6 @@ Checked against the dense backward and Captum in tests/attribution/test_attr_cro
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -42,20 +41,7 @@ def supports(net: nn.Module) -> bool:
     return bool(ups) and all(u.mode == "nearest" for u in ups)
 
 
-@dataclass(frozen=True)
-class Window:
-    """Rows [r0, r1) and columns [c0, c1) of one grid."""
-    r0: int
-    r1: int
-    c0: int
-    c1: int
-
-    def of(self, t: torch.Tensor) -> torch.Tensor:
-        return t[..., self.r0:self.r1, self.c0:self.c1]
-
-
-def _clip(lo: int, hi: int, n: int) -> tuple[int, int]:
-    return max(0, lo), min(n, hi)
+OUT = 3      # output cells of margin around the explained cell: the last two 3x3 convolutions reach 2
 
 
 def nearest_index(n_in: int, n_out: int) -> torch.Tensor:
@@ -65,61 +51,98 @@ def nearest_index(n_in: int, n_out: int) -> torch.Tensor:
     return nn.functional.interpolate(src, size=(n_out, 1), mode="nearest")[0, 0, :, 0].long()
 
 
+class Axis:
+    """One axis (rows or columns) of the three grids: bottleneck (n), middle (2n), output.
+
+    Every cell gets windows of the same sizes, so that all cells of a pass run through the
+    decoder as one batch; near an edge a window is shifted to end at the edge, where the
+    crop's zero padding is the network's own.
+    """
+
+    def __init__(self, n_bott: int, n_out: int):
+        self.n_bott, self.n_out = n_bott, n_out
+        self.src = nearest_index(2 * n_bott, n_out)           # (n_out,) middle index per output
+        self.out_size = min(2 * OUT + 1, n_out)
+        needed = [self._needed(i) for i in range(n_out)]
+        self.bott_size = max(hi - lo for lo, hi in needed)
+
+    def _out_start(self, i: int) -> int:
+        return min(max(i - OUT, 0), self.n_out - self.out_size)
+
+    def _needed(self, i: int) -> tuple[int, int]:
+        """Bottleneck rows [lo, hi) that the output window of ``i`` depends on, within the map."""
+        o = self._out_start(i)
+        rs = self.src[o:o + self.out_size]
+        lo, hi = int(rs.min()) - HALO, int(rs.max()) + 1 + HALO      # on the middle grid
+        return max(0, lo // 2), min(self.n_bott, math.ceil(hi / 2))
+
+    def windows(self, i: int) -> tuple[int, int]:
+        """Starts of the bottleneck and output windows of cell index ``i`` on this axis."""
+        lo, _ = self._needed(i)
+        return min(lo, self.n_bott - self.bott_size), self._out_start(i)
+
+
 class DecoderCrop:
-    """The decoder's DeepLift gradient for one output cell, on a crop of the bottleneck.
+    """The decoder's DeepLift gradients for several output cells at once, on crops.
 
     Built once per engine: ``net`` is the engine's copy, its ReLUs swapped for the rescale
     rule; ``relus``: the decoder's, each holding the multiplier of the last forward pass in
-    its attribute ``m`` (B, C, H, W).
+    its attribute ``m`` (B, C, H, W) on the bottleneck, middle or output grid.
     """
 
     def __init__(self, net: nn.Module, relus, bottleneck: tuple[int, int], grid: tuple[int, int]):
-        self.net, self.relus = net, set(relus)
+        self.net, self.relus = net, list(relus)
+        self.rows, self.cols = Axis(bottleneck[0], grid[0]), Axis(bottleneck[1], grid[1])
         self.bottleneck, self.grid = bottleneck, grid
-        self.mid = (2 * bottleneck[0], 2 * bottleneck[1])        # after Up's x2: (36, 64)
-        self.rows = nearest_index(self.mid[0], grid[0])          # (70,) mid-grid row of each row
-        self.cols = nearest_index(self.mid[1], grid[1])          # (125,)
 
-    def windows(self, i: int, j: int) -> tuple[Window, Window, Window]:
-        """The cell's crops of the bottleneck, the middle (x2) grid and the output grid."""
-        out = Window(*_clip(i - 3, i + 4, self.grid[0]), *_clip(j - 3, j + 4, self.grid[1]))
-        rs, cs = self.rows[out.r0:out.r1], self.cols[out.c0:out.c1]
-        lo_r, hi_r = int(rs.min()) - HALO, int(rs.max()) + 1 + HALO
-        lo_c, hi_c = int(cs.min()) - HALO, int(cs.max()) + 1 + HALO
-        bott = Window(*_clip(lo_r // 2, math.ceil(hi_r / 2), self.bottleneck[0]),
-                      *_clip(lo_c // 2, math.ceil(hi_c / 2), self.bottleneck[1]))
-        mid = Window(2 * bott.r0, 2 * bott.r1, 2 * bott.c0, 2 * bott.c1)
-        return bott, mid, out
+    def starts(self, cells) -> dict[str, torch.Tensor]:
+        """Per cell (K,): window starts on each grid, rows and columns."""
+        (br, orow), (bc, ocol) = zip(*[self.rows.windows(i) for i, _ in cells]), \
+            zip(*[self.cols.windows(j) for _, j in cells])
+        return {"bott": (torch.tensor(br), torch.tensor(bc)), "out": (torch.tensor(orow), torch.tensor(ocol))}
 
-    def grad(self, h: torch.Tensor, i: int, j: int) -> torch.Tensor:
-        """d out[:, 0, i, j] / d h for each sample, as a (B, C, 18, 32) map (zero off the crop)."""
-        bott, mid, out = self.windows(i, j)
-        x = bott.of(h.detach()).clone().requires_grad_(True)       # (B, C, crop rows, crop cols)
-        state = {"window": bott, "mid": mid, "out": out}
+    def _crops(self, t: torch.Tensor, r0, c0, size: tuple[int, int]) -> torch.Tensor:
+        """(B, C, H, W) -> (K * B, C, size): the window of each of K cells, cell-major."""
+        return torch.cat([t[..., r:r + size[0], c:c + size[1]] for r, c in zip(r0.tolist(), c0.tolist())])
+
+    def grads(self, h: torch.Tensor, cells) -> tuple[torch.Tensor, dict]:
+        """d out[:, 0, i, j] / d h on each cell's bottleneck window: (K, B, C, bh, bw), windows."""
+        k, b = len(cells), h.shape[0]
+        st = self.starts(cells)
+        bsize = (self.rows.bott_size, self.cols.bott_size)
+        msize = (2 * bsize[0], 2 * bsize[1])
+        osize = (self.rows.out_size, self.cols.out_size)
+        (br, bc), (orow, ocol) = st["bott"], st["out"]
+        windows = {self.bottleneck: (br, bc, bsize), (2 * self.bottleneck[0], 2 * self.bottleneck[1]):
+                   (2 * br, 2 * bc, msize), self.grid: (orow, ocol, osize)}
+        m = {relu: self._crops(relu.m, *windows[tuple(relu.m.shape[-2:])]) for relu in self.relus}
+        # the last upsampling's index map, per cell, into its middle window: (K, out rows / cols)
+        ri = torch.stack([self.rows.src[o:o + osize[0]] - 2 * r for o, r in zip(orow.tolist(), br.tolist())])
+        ci = torch.stack([self.cols.src[o:o + osize[1]] - 2 * c for o, c in zip(ocol.tolist(), bc.tolist())])
+        x = self._crops(h.detach(), br, bc, bsize).requires_grad_(True)   # (K * B, C, bh, bw)
         y = x
         for name in DECODER:
-            y = self._run(getattr(self.net, name), y, state)         # (B, 1, out rows, out cols)
-        (g,) = torch.autograd.grad(y[:, 0, i - out.r0, j - out.c0].sum(), x)
-        full = torch.zeros_like(h)
-        bott.of(full).copy_(g)
-        return full
+            y = self._run(getattr(self.net, name), y, m, (k, b, ri.to(h.device), ci.to(h.device)))
+        y = y.view(k, b, *osize)                                          # (K, B, out rows, out cols)
+        li = torch.tensor([i for i, _ in cells]) - orow
+        lj = torch.tensor([j for _, j in cells]) - ocol
+        (g,) = torch.autograd.grad(y[torch.arange(k), :, li, lj].sum(), x)
+        return g.view(k, b, *g.shape[1:]), st
 
-    def _run(self, module: nn.Module, x: torch.Tensor, state: dict) -> torch.Tensor:
+    def _run(self, module: nn.Module, x: torch.Tensor, m: dict, gather) -> torch.Tensor:
         if isinstance(module, DenseLayer):
-            return torch.cat([x, self._run(module.body, x, state)], dim=1)
+            return torch.cat([x, self._run(module.body, x, m, gather)], dim=1)
         if isinstance(module, nn.Sequential):
             for child in module:
-                x = self._run(child, x, state)
+                x = self._run(child, x, m, gather)
             return x
-        if module in self.relus:                # a ReLU: the rescale rule's fixed multiplier
-            return x * state["window"].of(module.m)
-        if isinstance(module, Upsample):
-            if module.size is None:             # x2 within the decoder: the crop is aligned
-                state["window"] = state["mid"]
-                return module(x)
-            w, m = state["out"], state["mid"]   # to the grid: the network's own index map
-            state["window"] = w
-            r = (self.rows[w.r0:w.r1] - m.r0).to(x.device)
-            c = (self.cols[w.c0:w.c1] - m.c0).to(x.device)
-            return x.index_select(2, r).index_select(3, c)
-        return module(x)                        # convolution, BatchNorm (eval): linear
+        if module in m:                         # a ReLU: the rescale rule's fixed multiplier
+            return x * m[module]
+        if isinstance(module, Upsample) and module.size is not None:
+            k, b, ri, ci = gather               # to the grid: the network's own index map
+            x = x.view(k, b, *x.shape[1:])                                # (K, B, C, mh, mw)
+            c, mw = x.shape[2], x.shape[4]
+            x = x.gather(3, ri.view(k, 1, 1, -1, 1).expand(k, b, c, ri.shape[1], mw))
+            x = x.gather(4, ci.view(k, 1, 1, 1, -1).expand(k, b, c, ri.shape[1], ci.shape[1]))
+            return x.reshape(k * b, c, ri.shape[1], ci.shape[1])
+        return module(x)                        # convolution, BatchNorm (eval), x2 upsampling

@@ -144,14 +144,19 @@ class DeepLiftCells:
         with torch.enable_grad():
             out = self.net(x)[:, 0]                                   # (B, H, W)
             delta = x.detach() - self.baseline                            # (B, 36, H, W), once
+            cells = [check_cell(cell, out.shape[1], out.shape[2]) for cell in cells]
+            if self.crop is not None:   # the decoder on crops, all cells at once (.crop)
+                g, starts = self.crop.grads(self._h, cells)            # (K, B, C, bh, bw)
+                (r0, c0), size = starts["bott"], g.shape[-2:]
             maps = []
-            for k, cell in enumerate(cells):
-                i, j = check_cell(cell, out.shape[1], out.shape[2])
+            for k, (i, j) in enumerate(cells):
                 keep = k < len(cells) - 1
                 if self.crop is None:
                     (grad,) = torch.autograd.grad(out[:, i, j].sum(), x, retain_graph=keep)
-                else:                   # the decoder on a crop, then the encoder's dense backward
-                    g_h = self.crop.grad(self._h, i, j)                        # (B, C, 18, 32)
+                else:                   # then the encoder's dense backward from the bottleneck
+                    g_h = torch.zeros_like(self._h)                               # (B, C, 18, 32)
+                    r, c = int(r0[k]), int(c0[k])
+                    g_h[..., r:r + size[0], c:c + size[1]] = g[k]
                     (grad,) = torch.autograd.grad(self._h, x, grad_outputs=g_h, retain_graph=keep)
                 maps.append(grad * delta)                                    # (B, 36, H, W)
         return torch.stack(maps), out.detach()
