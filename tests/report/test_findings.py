@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
-                              exact_setting, faithfulness_table, render)
+                              exact_setting, faithfulness_table, mean_rank, render)
 from tests import helpers
 
 
@@ -157,8 +157,17 @@ def test_faithfulness_names_the_validated_measures():
     assert "| cell.zero.correlation | saliency > deeplift | -1.00 (ranks against the truth) |" in text
     assert "Validated on this synthetic run (Spearman across 2 methods > 0): cell.zero.deletion_auc_degC;" in text
     assert "Overall (mean rank): **deeplift > saliency**" in text
-    real = faithfulness_table(_faithfulness(False))
+    real = faithfulness_table(_faithfulness(False), ["cell.zero.correlation"])
     assert "no truth in this run" in real and "docs/results.md" in real
+    assert "| cell.zero.correlation | saliency > deeplift | no truth in this run; validated on the synthetic source |" in real
+    assert "| cell.zero.deletion_auc_degC | deeplift > saliency | no truth in this run; not validated" in real
+    assert "validated there (`report.faithfulness_validated`): cell.zero.correlation. Ranked by those alone: **saliency > deeplift**." in real
+
+
+def test_mean_rank_by_hand():
+    # a: positions 0, 1, 0 -> 1/3; b: 1, 0, 2 -> 1; c: 2, 2, 1 -> 5/3
+    assert mean_rank([["a", "b", "c"], ["b", "a", "c"], ["a", "c", "b"]]) == ["a", "b", "c"]
+    assert mean_rank([["b", "a"], ["a", "b"]]) == ["a", "b"]                      # a tie: by name
 
 
 def test_render_adds_faithfulness_when_given():

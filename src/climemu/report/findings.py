@@ -374,9 +374,18 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
         "", "![sanity checks](../plots/figures/sanity.png)", ""])
 
 
-def faithfulness_table(faith: dict) -> str:
+def mean_rank(rankings: list[list[str]]) -> list[str]:
+    """Methods by mean position over several rankings (most faithful first; ties by name)."""
+    methods = sorted(rankings[0])
+    mean = {m: sum(r.index(m) for r in rankings) / len(rankings) for m in methods}
+    return sorted(methods, key=lambda m: (mean[m], m))
+
+
+def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
     """The methods ranked by faithfulness to the network (faithfulness.json), and which measures the
-    synthetic truth validated (docs/measures.md, "Faithfulness without a truth")."""
+    synthetic truth validated: in this run, or (real data) in the synthetic runs that
+    ``validated`` (params ``report.faithfulness_validated``) names (docs/measures.md,
+    "Faithfulness without a truth")."""
     measures = list(faith["ranking"])
     methods = faith["overall"]["ranking"] or faith["ranking"][measures[0]]
     validation = faith.get("validation")
@@ -384,7 +393,9 @@ def faithfulness_table(faith: dict) -> str:
             "|---|---|---|"]
     for key in measures:
         check = validation[key] if validation else None
-        verdict = f"{check['spearman']:.2f} ({check['verdict']})" if check else "no truth in this run"
+        verdict = (f"{check['spearman']:.2f} ({check['verdict']})" if check else
+                   "no truth in this run; " + ("validated on the synthetic source" if key in validated
+                                               else "not validated on the synthetic source"))
         rows.append(f"| {key} | {' > '.join(faith['ranking'][key])} | {verdict} |")
     if validation:
         kept = [k for k in measures if validation[k]["verdict"] == "agrees"]
@@ -392,8 +403,13 @@ def faithfulness_table(faith: dict) -> str:
                 f"{', '.join(kept) or 'none'}; a measure ranking against the truth is left out of the overall "
                 f"ranking. With {len(methods)} methods (deeplift_shap with zero baselines is deeplift) Spearman is coarse.")
     else:
+        kept = [k for k in measures if k in validated]
+        by_kept = (f" Ranked by those alone: **{' > '.join(mean_rank([faith['ranking'][k] for k in kept]))}**."
+                   if kept else "")
         note = ("No truth here: which measures rank the methods as the exact contributions do was checked on the "
-                "synthetic source (docs/results.md, \"Faithfulness\"); this run's ranking uses every measure.")
+                "synthetic source (docs/results.md, \"Faithfulness\"): validated there "
+                f"(`report.faithfulness_validated`): {', '.join(kept) or 'none of this run'}.{by_kept} "
+                "The overall ranking above uses every measure.")
     return "\n".join([
         f"Each method's inputs removed in the order of its own importance, {faith['n_samples']} training samples per "
         "group cell: deletion AUC (output change toward the prediction's sign, degC, over log fractions "
@@ -457,6 +473,6 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
     if sanity:
         parts += ["## Sanity checks (Adebayo et al. 2018)", "", sanity_table(sanity, cfg.sanity_rank_max)]
     if faithfulness:
-        parts += ["## Faithfulness to the network (no truth needed)", "", faithfulness_table(faithfulness)]
+        parts += ["## Faithfulness to the network (no truth needed)", "", faithfulness_table(faithfulness, cfg.faithfulness_validated)]
     parts += ["## The ceiling: the best linear predictor", "", ceiling(skill, exact)]
     return "\n".join(parts)
