@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import warnings
 
+import numpy as np
 import torch
 from captum.attr import DeepLift
 
@@ -39,9 +40,9 @@ from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second
 from climemu.models.densenet import DenseNet
 
 CELLS = [(35, 62), (20, 100), (55, 30)]     # (i, j) output cells of the 70 x 125 grid
-# The basin path's passes: more output cells per forward (spread over the grid).
-BASIN_CELLS = CELLS + [(10, 10), (60, 110), (40, 40), (30, 80), (50, 70), (12, 20), (22, 33),
-                       (44, 55), (66, 99), (5, 120), (15, 60), (25, 90), (45, 15)]
+# The basin path's passes: more output cells per forward, spread over the grid (up to 96).
+BASIN_CELLS = CELLS + [tuple(int(v) for v in ij) for ij in
+                       np.random.default_rng(0).integers((0, 0), (70, 125), size=(93, 2))]
 
 
 def network(seed: int = 0) -> torch.nn.Module:

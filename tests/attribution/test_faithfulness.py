@@ -15,7 +15,7 @@ from torch import nn
 from climemu.attribution.explain import resolve_cells
 from climemu.attribution.faithfulness import (Remover, deletion_auc, deletion_curve, faithfulness_correlation,
                                               faithfulness_measures, faithfulness_study, impute, unit_ids,
-                                              unit_sums)
+                                              mean_rank, unit_sums)
 from climemu.attribution.methods import attribute
 from climemu.attribution.sanity import cascade, rank_agreement
 from climemu.config import CellSpec
@@ -272,6 +272,15 @@ def test_measures_rank_and_validate_against_the_truth():
     assert all(k.endswith("deletion_auc_degC") for k in out["overall"]["measures"])
     assert out["overall"]["ranking"] == methods and out["overall"]["mean_rank"]["b"] == 2.0
     assert "validation" not in faithfulness_measures(ds, None)
+
+
+def test_mean_rank_by_hand():
+    values = {"m1": {"a": 3.0, "b": 2.0, "c": 1.0},          # ranks 1, 2, 3
+              "m2": {"a": 1.0, "b": 1.0, "c": 5.0},          # c first; a and b tie at (2 + 3) / 2
+              "m3": {"a": np.nan, "b": 0.0, "c": -1.0}}      # NaN last
+    assert mean_rank(values, ["m1", "m2"]) == {"a": 1.75, "b": 2.25, "c": 2.0}
+    assert mean_rank(values, ["m3"]) == {"a": 3.0, "b": 1.0, "c": 2.0}
+    assert mean_rank(values, []) == {}
 
 
 def test_study_runs_on_a_tiny_network(windowed):

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
-                              exact_setting, faithfulness_table, mean_rank, render)
+                              exact_setting, faithfulness_table, render)
 from tests import helpers
 
 
@@ -143,7 +143,9 @@ def test_render_holds_every_section():
 
 def _faithfulness(validated: bool) -> dict:
     ranking = {"cell.zero.deletion_auc_degC": ["deeplift", "saliency"], "cell.zero.correlation": ["saliency", "deeplift"]}
-    out = {"n_samples": 2, "fractions": [0.001, 0.3], "ranking": ranking,
+    values = {"cell.zero.deletion_auc_degC": {"deeplift": 0.3, "saliency": 0.1},
+              "cell.zero.correlation": {"deeplift": 0.2, "saliency": 0.4}}
+    out = {"n_samples": 2, "fractions": [0.001, 0.3], "ranking": ranking, "values": values,
            "overall": {"ranking": ["deeplift", "saliency"]}}
     if validated:
         out["validation"] = {"cell.zero.deletion_auc_degC": {"spearman": 1.0, "verdict": "agrees", "methods": 2},
@@ -162,12 +164,6 @@ def test_faithfulness_names_the_validated_measures():
     assert "| cell.zero.correlation | saliency > deeplift | no truth in this run; validated on the synthetic source |" in real
     assert "| cell.zero.deletion_auc_degC | deeplift > saliency | no truth in this run; not validated" in real
     assert "validated there (`report.faithfulness_validated`): cell.zero.correlation. Ranked by those alone: **saliency > deeplift**." in real
-
-
-def test_mean_rank_by_hand():
-    # a: positions 0, 1, 0 -> 1/3; b: 1, 0, 2 -> 1; c: 2, 2, 1 -> 5/3
-    assert mean_rank([["a", "b", "c"], ["b", "a", "c"], ["a", "c", "b"]]) == ["a", "b", "c"]
-    assert mean_rank([["b", "a"], ["a", "b"]]) == ["a", "b"]                      # a tie: by name
 
 
 def test_render_adds_faithfulness_when_given():

@@ -345,12 +345,21 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None) -> dict:
                 against.add(key)
             out["validation"][key] = {"spearman": rho, "verdict": verdict, "methods": len(common)}
     kept = [k for k in values if k not in against]
-    # ties (deeplift_shap with zero baselines is deeplift) share their mean rank
-    ranked = [rankdata([-np.nan_to_num(values[k][m], nan=-np.inf) for m in methods]) for k in kept]
-    mean_rank = {m: float(np.mean([r[i] for r in ranked])) for i, m in enumerate(methods)} if kept else {}
-    out["overall"] = {"measures": kept, "mean_rank": mean_rank,
-                      "ranking": sorted(mean_rank, key=mean_rank.get)}
+    out["values"] = values
+    mean = mean_rank(values, kept)
+    out["overall"] = {"measures": kept, "mean_rank": mean, "ranking": sorted(mean, key=mean.get)}
     return out
+
+
+def mean_rank(values: dict[str, dict[str, float]], measures: list[str]) -> dict[str, float]:
+    """Per method, its mean rank (1 = most faithful) over ``measures``, keys of ``values``
+    (measure -> method -> value, larger is more faithful; NaN last). Ties share their mean
+    rank: deeplift_shap with zero baselines is deeplift. Empty without measures."""
+    if not measures:
+        return {}
+    methods = list(values[measures[0]])
+    ranked = [rankdata([-np.nan_to_num(values[k][m], nan=-np.inf) for m in methods]) for k in measures]
+    return {m: float(np.mean([r[i] for r in ranked])) for i, m in enumerate(methods)}
 
 
 def _agreement(score: dict, scale: str) -> dict[str, float]:

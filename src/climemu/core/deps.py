@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from climemu.core.paths import DVC_FILE, dvc_stages
 
 PACKAGE = "climemu"
 # Lowest first: a module may import from its own layer or a lower one. ``config`` is the top
@@ -210,9 +210,8 @@ def code_closure(script: Path, repo: Path) -> dict[Path, Path | None]:
 
 
 def load_stages(repo: Path) -> dict[str, dict]:
-    """Stage name -> definition from dvc.yaml (a ``foreach`` stage's template is its ``do``)."""
-    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
-    return {name: spec.get("do", spec) for name, spec in stages.items()}
+    """Stage name -> definition from ``repo``'s dvc.yaml."""
+    return dvc_stages(repo / DVC_FILE)
 
 
 def code_deps(spec: dict, repo: Path) -> list[str]:
@@ -281,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale deps; exit 1 if any")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: here)")
     args = parser.parse_args(argv)
-    dvc_yaml = args.repo / "dvc.yaml"
+    dvc_yaml = args.repo / DVC_FILE
     old = dvc_yaml.read_text()
     new = rewrite_deps(old, args.repo.resolve())
     if old == new:

@@ -18,7 +18,7 @@ from typing import Callable
 import yaml
 
 from climemu.core.config import ConfigError
-from climemu.core.paths import OUTPUTS
+from climemu.core.paths import DVC_FILE, OUTPUTS, dvc_stages
 
 DEBUG_VARIABLE = "CLIMEMU_DEBUG"
 _VAR = re.compile(r"\$\{paths\.(\w+)\}")
@@ -37,13 +37,13 @@ def _path(entry) -> str:
     return _VAR.sub(lambda m: OUTPUTS.get(m.group(1), m.group(0)), text)
 
 
-def missing_inputs(stage: str, dvc_file: str | Path = "dvc.yaml") -> list[tuple[str, str]]:
+def missing_inputs(stage: str, dvc_file: str | Path = DVC_FILE) -> list[tuple[str, str]]:
     """(path, stage that writes it) for each input of ``stage`` written by another stage and absent.
 
     Nothing when ``dvc_file`` is absent or does not define ``stage`` (a script run elsewhere).
     """
     try:
-        stages = yaml.safe_load(Path(dvc_file).read_text())["stages"]
+        stages = dvc_stages(dvc_file)
         deps = stages[stage].get("deps", [])
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return []
@@ -52,7 +52,7 @@ def missing_inputs(stage: str, dvc_file: str | Path = "dvc.yaml") -> list[tuple[
     return [(p, made_by[p]) for p in map(_path, deps) if p in made_by and not Path(p).exists()]
 
 
-def require_inputs(stage: str, dvc_file: str | Path = "dvc.yaml") -> None:
+def require_inputs(stage: str, dvc_file: str | Path = DVC_FILE) -> None:
     missing = missing_inputs(stage, dvc_file)
     if missing:
         listed = ", ".join(f"{p} (written by stage {by})" for p, by in missing)

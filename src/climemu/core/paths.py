@@ -47,6 +47,17 @@ FAITHFULNESS_CURVES = OUTPUTS["faithfulness_curves"]
 FAITHFULNESS_FIGURE = OUTPUTS["faithfulness_figure"]
 FINDINGS = OUTPUTS["findings"]
 PAGE = OUTPUTS["page"]
+DVC_FILE = Path("dvc.yaml")     # the pipeline (an input, not an output), relative to the root
+
+
+def dvc_stages(dvc_file: str | Path = DVC_FILE) -> dict[str, dict]:
+    """Stage name -> definition from ``dvc_file`` (a ``foreach`` stage's template is its ``do``).
+
+    The one reader of dvc.yaml: code deps (core/deps.py), missing inputs (core/errors.py) and the
+    params a run logs (core/tracking.py) all read the stages through it.
+    """
+    stages = yaml.safe_load(Path(dvc_file).read_text())["stages"]
+    return {name: spec.get("do", spec) for name, spec in stages.items()}
 
 
 def repository_root(start: str | Path | None = None) -> Path:

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from climemu.core.paths import repository_root
+from climemu.core.paths import DVC_FILE, dvc_stages, repository_root
 
 EXPERIMENT = "climemu"
 EXECUTION_TAG = "climemu.execution"     # the key that finds a pipeline execution's parent run
@@ -332,7 +332,7 @@ def _log_model(model: ModelToLog) -> None:
                                  code_paths=[str(Path(__file__).resolve().parents[1])], **common)
 
 
-def stage_params(stage: str, params, dvc_file: str | Path = "dvc.yaml") -> dict:
+def stage_params(stage: str, params, dvc_file: str | Path = DVC_FILE) -> dict:
     """The values of the params keys that ``dvc.yaml`` lists for ``stage``: what the stage reads.
 
     ``params`` is the run's :class:`climemu.config.Params`; keys may be dotted
@@ -340,7 +340,7 @@ def stage_params(stage: str, params, dvc_file: str | Path = "dvc.yaml") -> dict:
     parameters that DVC tracks for the stage.
     """
     try:
-        keys = yaml.safe_load(Path(dvc_file).read_text())["stages"][stage].get("params", [])
+        keys = dvc_stages(dvc_file)[stage].get("params", [])
     except (OSError, KeyError, TypeError):
         return {}
     out = {}

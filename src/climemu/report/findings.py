@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from climemu.attribution.faithfulness import mean_rank
 from climemu.report import rules
 from climemu.report.band import band_table
 
@@ -374,13 +375,6 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
         "", "![sanity checks](../plots/figures/sanity.png)", ""])
 
 
-def mean_rank(rankings: list[list[str]]) -> list[str]:
-    """Methods by mean position over several rankings (most faithful first; ties by name)."""
-    methods = sorted(rankings[0])
-    mean = {m: sum(r.index(m) for r in rankings) / len(rankings) for m in methods}
-    return sorted(methods, key=lambda m: (mean[m], m))
-
-
 def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
     """The methods ranked by faithfulness to the network (faithfulness.json), and which measures the
     synthetic truth validated: in this run, or (real data) in the synthetic runs that
@@ -404,8 +398,8 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
                 f"ranking. With {len(methods)} methods (deeplift_shap with zero baselines is deeplift) Spearman is coarse.")
     else:
         kept = [k for k in measures if k in validated]
-        by_kept = (f" Ranked by those alone: **{' > '.join(mean_rank([faith['ranking'][k] for k in kept]))}**."
-                   if kept else "")
+        mean = mean_rank(faith["values"], kept)
+        by_kept = f" Ranked by those alone: **{' > '.join(sorted(mean, key=mean.get))}**." if kept else ""
         note = ("No truth here: which measures rank the methods as the exact contributions do was checked on the "
                 "synthetic source (docs/results.md, \"Faithfulness\"): validated there "
                 f"(`report.faithfulness_validated`): {', '.join(kept) or 'none of this run'}.{by_kept} "
