@@ -1,8 +1,10 @@
 import numpy as np
 import pytest
 
+import torch
+
 from climemu.forecast.baselines import (Climatology, DampedPersistence, LinearInverseModel, Persistence,
-                               fit_baselines, lag_correlation, select_lim)
+                                        SharedFilter, fit_baselines, lag_correlation, select_lim)
 
 
 def ar1(phi, n_time, shape, seed=0):
@@ -61,9 +63,11 @@ def test_fit_baselines_names():
     train = ar1(0.8, 300, (3, 4))
     ocean = np.ones((3, 4), bool)
     ocean[0, 0] = False
-    b = fit_baselines(train, lead=1, ocean=ocean, lim=LinearInverseModel(1, 3, ocean).fit(train))
-    assert set(b) == {"climatology", "persistence", "damped_persistence", "lim"}
-    assert b["lim"].predict(train[None, -36:])[0, 0, 0] == 0     # land stays zero
+    b = fit_baselines(train, lead=1, ocean=ocean, lim=LinearInverseModel(1, 3, ocean).fit(train),
+                      shared=SharedFilter(1, 36, 1, 5, ocean))
+    assert set(b) == {"climatology", "persistence", "damped_persistence", "lim", "shared_filter"}
+    for name in ("lim", "shared_filter"):
+        assert b[name].predict(train[None, -36:])[0, 0, 0] == 0     # land stays zero
 
 
 def test_truth_predictor_applies_the_exact_coefficients():
@@ -113,6 +117,49 @@ def test_truth_predictor_is_the_ceiling():
     x = np.stack([test[t - lead - months + 1:t - lead + 1] for t in targets])   # (B, 4, 1, 3)
     y = test[targets]
     lim = LinearInverseModel(lead, 3, ocean).fit(train)
-    predictors = {**fit_baselines(train, lead, ocean, lim), "truth": TruthPredictor(m, lead)}
+    shared = SharedFilter(lead, months, 1, 3, ocean)
+    predictors = {**fit_baselines(train, lead, ocean, lim, shared), "truth": TruthPredictor(m, lead)}
     mse = {name: float(((p.predict(x) - y) ** 2).mean()) for name, p in predictors.items()}
     assert mse["truth"] < min(v for k, v in mse.items() if k != "truth"), mse
+
+
+def drift_east(n_time, shape, phi=0.5, seed=0):
+    """Anomalies moving one cell east a month: a[t](i, j) = phi a[t-1](i, j-1) + noise, with
+    nothing west of the westmost column (0, as the filter's zero padding assumes)."""
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n_time,) + shape)
+    for t in range(1, n_time):
+        a[t] = rng.normal(size=shape)
+        a[t][:, 1:] += phi * a[t - 1][:, :-1]
+    return a
+
+
+def test_shared_filter_finds_the_planted_drift():
+    # By hand: at lead 1 the best forecast of a[t] at (i, j) is 0.5 a[t-1](i, j-1): weight 0.5
+    # at month -1, one cell west (row r, column r - 1 of the (2r+1)^2 window); every other weight 0.
+    a = drift_east(600, (6, 8))
+    f = SharedFilter(lead=1, input_months=36, radius=1, cells=48, ocean=np.ones((6, 8), bool)).fit(a)
+    expected = np.zeros((36, 3, 3))
+    expected[-1, 1, 0] = 0.5
+    np.testing.assert_allclose(f.weights, expected, atol=0.06)     # 565 x 48 samples: sd about 0.006
+    assert abs(f.weights[-1, 1, 0] - 0.5) < 0.03
+
+
+def test_shared_filter_predicts_as_torch_conv2d_and_by_hand():
+    rng = np.random.default_rng(1)
+    ocean = np.ones((4, 5), bool)
+    ocean[0, 0] = False
+    f = SharedFilter(lead=1, input_months=3, radius=1, cells=4, ocean=ocean)
+    f.weights = rng.normal(size=(3, 3, 3))
+    x = rng.normal(size=(2, 3, 4, 5)).astype(np.float32)
+    out = f.predict(x)
+    # cell (2, 3), sample 1: the weights times the 3 x 3 inputs centred on it
+    assert out[1, 2, 3] == pytest.approx(float((f.weights * x[1, :, 1:4, 2:5]).sum()), rel=1e-5)
+    # the corner (1, 1)'s window reaches past the box: zeros there, like the network's padding
+    corner = np.pad(x[0], ((0, 0), (1, 1), (1, 1)))[:, 1:4, 1:4]
+    assert out[0, 1, 1] == pytest.approx(float((f.weights * corner).sum()), rel=1e-5)
+    conv = torch.nn.Conv2d(3, 1, 3, padding=1, bias=False)
+    conv.weight.data = torch.tensor(f.weights[None], dtype=torch.float32)
+    reference = conv(torch.from_numpy(x)).detach().numpy()[:, 0]
+    reference[:, ~ocean] = 0
+    np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-6)

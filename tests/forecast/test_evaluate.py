@@ -26,12 +26,13 @@ def test_a_persistence_network_scores_as_persistence():
     metrics, table, maps = evaluate(PersistenceNet(), data, section("evaluate", lim_modes=[1, 3], figure_sample=1),
                                     seed=0, regions={"corner": corner})
     for split in ("val", "test"):
-        assert set(metrics[split]) == {"model", "climatology", "persistence", "damped_persistence", "lim"}
+        assert set(metrics[split]) == {"model", "climatology", "persistence", "damped_persistence", "lim",
+                                       "shared_filter"}
         assert metrics[split]["model"] == pytest.approx(metrics[split]["persistence"])
         assert metrics[split]["persistence"]["skill_vs_persistence"] == 0.0
         assert metrics[split]["climatology"]["acc_time"] == 0.0
     assert metrics["corner"]["test"]["model"] == pytest.approx(metrics["corner"]["test"]["persistence"])
     assert metrics["corner"]["test"]["model"]["rmse_degC"] != metrics["test"]["model"]["rmse_degC"]
     assert metrics["lim_modes"] in (1, 3)
-    assert len(table) == 10 and set(table.columns) >= {"lead", "split", "predictor", "rmse_degC", "acc_time"}
+    assert len(table) == 12 and set(table.columns) >= {"lead", "split", "predictor", "rmse_degC", "acc_time"}
     assert maps["sample_target"].dims == ("lat", "lon")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.pipeline
 
 STAGES = ["ablate", "aggregate", "band", "basin", "evaluate", "explain", "faithfulness", "fetch", "identify",
           "report", "sanity", "score", "smooth", "train", "window"]
-PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "truth"}
+PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "shared_filter", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
            "input_x_gradient"}
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils.extmath import randomized_svd
-
 
 
 class Climatology:
@@ -100,11 +101,61 @@ def select_lim(train: np.ndarray, lead: int, ocean: np.ndarray, candidates: list
     return best
 
 
-def fit_baselines(train: np.ndarray, lead: int, ocean: np.ndarray, lim: LinearInverseModel) -> dict:
+@dataclass
+class SharedFilter:
+    """The best linear forecast that is the same at every cell: one filter ``(36, k, k)`` over
+    the inputs around the cell (``k = 2 radius + 1`` cells), i.e. a one-layer linear
+    convolutional network.
+
+    A convolutional emulator applies the same weights everywhere too, so this is the linear
+    ceiling of its kind: an emulator far behind it is short of what its architecture can
+    represent, not of what the data allow (docs/results.md, "Towards the headline run").
+    Ridge (a penalty of 1e-6 of the mean eigenvalue, only against a singular X^T X) on the
+    normal equations over ``cells`` random ocean cells of every window of the training period.
+    """
+
+    lead: int
+    input_months: int
+    radius: int
+    cells: int
+    ocean: np.ndarray                              # (lat, lon) bool
+    seed: int = 0
+    weights: np.ndarray | None = field(default=None, repr=False)   # (36, k, k)
+
+    def fit(self, train: np.ndarray) -> "SharedFilter":
+        months, r, k = self.input_months, self.radius, 2 * self.radius + 1
+        features = months * k * k
+        padded = np.pad(train, ((0, 0), (r, r), (r, r)))                 # zeros beyond the box
+        patches = sliding_window_view(padded, (k, k), axis=(1, 2))      # (time, lat, lon, k, k) view
+        ii, jj = np.nonzero(self.ocean)
+        rng = np.random.default_rng(self.seed)
+        xtx, xty = np.zeros((features, features)), np.zeros(features)
+        for t in range(months + self.lead - 1, len(train)):             # every target with a full window
+            pick = rng.choice(ii.size, min(self.cells, ii.size), replace=False)
+            first = t - self.lead - months + 1                          # month -36 of this window
+            a = patches[first:first + months, ii[pick], jj[pick]]      # (36, n, k, k)
+            a = a.transpose(1, 0, 2, 3).reshape(pick.size, features).astype(np.float64)
+            xtx += a.T @ a
+            xty += a.T @ train[t, ii[pick], jj[pick]]
+        penalty = 1e-6 * np.trace(xtx) / features
+        self.weights = np.linalg.solve(xtx + penalty * np.eye(features), xty).reshape(months, k, k)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        weight = torch.from_numpy(self.weights[None].astype(np.float32))    # (1, 36, k, k)
+        out = torch.nn.functional.conv2d(torch.from_numpy(np.ascontiguousarray(x, np.float32)),
+                                         weight, padding=self.radius)[:, 0].numpy()   # (B, lat, lon)
+        out[:, ~self.ocean] = 0.0
+        return out
+
+
+def fit_baselines(train: np.ndarray, lead: int, ocean: np.ndarray, lim: LinearInverseModel,
+                  shared: SharedFilter) -> dict:
     """Every baseline by name, fitted on ``train`` (time, lat, lon): the training period only."""
     return {
         "climatology": Climatology(),
         "persistence": Persistence(),
         "damped_persistence": DampedPersistence(lead).fit(train),
         "lim": lim,
+        "shared_filter": shared.fit(train),
     }

@@ -18,6 +18,10 @@ class EvaluateConfig(Strict):
     lim_modes: list[int] = Field(min_length=1)
     batch_size: int = Field(ge=1)
     figure_sample: int = Field(ge=0)   # the test sample drawn as the paper's Fig. 1
+    # The shared linear filter (baselines.SharedFilter): its half-width in cells, and the ocean
+    # cells drawn per training window for its fit.
+    shared_filter_radius: int = Field(ge=0)
+    shared_filter_cells: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _positive_modes(self) -> "EvaluateConfig":

@@ -1,4 +1,4 @@
-"""The evaluate stage's work: the emulator beside four baselines on validation and test.
+"""The evaluate stage's work: the emulator beside five baselines on validation and test.
 
 The only reader of the test split (its stage unseals it in ``WindowedData``). Baselines are fitted
 on the training period alone, at the same lead (:mod:`climemu.forecast.baselines`); scores are
@@ -14,7 +14,7 @@ import xarray as xr
 from torch import nn
 
 from climemu.forecast import skill
-from climemu.forecast.baselines import fit_baselines, select_lim
+from climemu.forecast.baselines import SharedFilter, fit_baselines, select_lim
 from climemu.forecast.config import EvaluateConfig
 from climemu.data.window import WindowedData
 
@@ -54,7 +54,9 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
     targets = {s: data.targets_of(s, np.arange(data.n_samples(s)))[:, 0].numpy() for s in SPLITS}
     train = data.period("train")
     lim = select_lim(train, data.lead, data.ocean, cfg.lim_modes, inputs["val"], targets["val"], seed)
-    baselines = {**fit_baselines(train, data.lead, data.ocean, lim), **(extra or {})}
+    shared = SharedFilter(data.lead, data.input_months, cfg.shared_filter_radius,
+                          cfg.shared_filter_cells, data.ocean, seed)
+    baselines = {**fit_baselines(train, data.lead, data.ocean, lim, shared), **(extra or {})}
     ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
     metrics, rows, maps = {"lim_modes": lim.modes}, [], {}
     for split in SPLITS:
