@@ -107,6 +107,10 @@ def test_ceiling_says_who_wins():
     assert "persistence match(es) or beat(s)" in ceiling(worse, exact=True)
     assert "check the truth" in ceiling(worse, exact=True)
     assert "only approximate" in ceiling(worse, exact=False)
+    shared = copy.deepcopy(SKILL)
+    shared["test"]["shared_filter"] = {"rmse_degC": 0.05, "acc_time": 0.99}
+    # by hand: (0.09 / 0.04)^2 = 5.0625, (0.05 / 0.04)^2 = 1.5625
+    assert "Test MSE over the truth's: model 5.062x, shared_filter 1.562x." in ceiling(shared, exact=True)
 
 
 @pytest.mark.parametrize("smooth,seasonal,exact", [(1, False, True), (12, False, False), (1, True, False)])

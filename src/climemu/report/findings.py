@@ -432,6 +432,11 @@ def ceiling(skill: dict, exact: bool) -> str:
                     ": possible here, since with smoothing or a seasonal cycle the truth is only approximate. "
                     "The scores above then measure agreement with an approximation that these predictors "
                     "beat; the exact setting scores the methods against the real optimum.")
+    # MSE over the truth's: how far each forecast is from the ceiling (docs/results.md, "Towards
+    # the headline run"); the shared filter is the best the network's kind of linear map does.
+    ratios = ", ".join(f"{name} {(test[name]['rmse_degC'] / test['truth']['rmse_degC']) ** 2:.3f}x"
+                       for name in ("model", "shared_filter") if name in test)
+    verdict += f" Test MSE over the truth's: {ratios}." if ratios else ""
     return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
 
 
