@@ -163,3 +163,26 @@ def test_shared_filter_predicts_as_torch_conv2d_and_by_hand():
     reference = conv(torch.from_numpy(x)).detach().numpy()[:, 0]
     reference[:, ~ocean] = 0
     np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_shared_filter_fit_is_sklearns_ridge_on_every_window_and_cell():
+    # With cells >= the ocean cells every window uses every cell, so the fit is the ridge
+    # regression of all (window, cell) rows: checked against scikit-learn's Ridge on that design.
+    from sklearn.linear_model import Ridge
+
+    a = drift_east(80, (3, 4), seed=2)
+    ocean = np.ones((3, 4), bool)
+    ocean[0, 0] = False
+    lead, months, r = 2, 3, 1
+    f = SharedFilter(lead, months, r, cells=99, ocean=ocean).fit(a)
+    padded = np.pad(a, ((0, 0), (r, r), (r, r)))
+    rows, y = [], []
+    for t in range(months + lead - 1, len(a)):
+        first = t - lead - months + 1
+        for i, j in zip(*np.nonzero(ocean)):
+            rows.append(padded[first:first + months, i:i + 3, j:j + 3].ravel())
+            y.append(a[t, i, j])
+    X = np.array(rows)
+    alpha = 1e-6 * np.trace(X.T @ X) / X.shape[1]
+    reference = Ridge(alpha=alpha, fit_intercept=False, solver="cholesky").fit(X, np.array(y)).coef_
+    np.testing.assert_allclose(f.weights.ravel(), reference, rtol=1e-7, atol=1e-10)
