@@ -85,3 +85,27 @@ def test_only_nearest_upsampling_is_cropped():
     assert not crop.supports(nn.Sequential(nn.Conv2d(36, 1, 3, padding=1)))
     engine = DeepLiftCells(DenseNet(grid=(12, 20), upsample="bilinear"), (36, 12, 20))
     assert engine.crop is None                                   # the dense pass instead
+
+
+@pytest.mark.parametrize("arch", [DenseNet, DenseNetFNN])
+def test_skip_path_is_added_to_the_cropped_backward(arch, inputs):
+    # model.skip: a linear path input -> output beside the decoder; the crop covers the decoder
+    # only, so the skip's gradient must be added, at corners (its zero padding) and inside
+    torch.manual_seed(0)
+    net = randomised(arch(skip=3), seed=2)
+    cropped = DeepLiftCells(net, inputs.shape)
+    assert cropped.crop is not None
+    dense = DeepLiftCells(net, inputs.shape, crop=False)
+    cells = [(0, 0), (35, 62), (69, 124)]
+    a, _ = cropped.attribute(inputs, cells)
+    b, _ = dense.attribute(inputs, cells)
+    for k, cell in enumerate(cells):
+        expected = attribute(net, "deeplift", inputs, cell)
+        scale = expected.abs().max().item()
+        assert (b[k] - expected).abs().max().item() <= 1e-4 * scale, cell
+        assert (a[k] - expected).abs().max().item() <= 1e-4 * scale, cell
+    # the skip's share is not negligible here, so leaving it out would fail the checks above
+    i, j = cells[1]
+    w = net.skip.weight[0]                                             # (36, 3, 3)
+    skip_part = inputs[:, :, i - 1:i + 2, j - 1:j + 2] * w             # DeepLift of a linear map
+    assert skip_part.abs().max().item() > 1e-2 * b[1].abs().max().item()

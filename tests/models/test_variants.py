@@ -52,3 +52,27 @@ def test_only_the_fnn_variant_sees_a_cell_beyond_the_receptive_field():
         responses[arch] = float(np.abs(target_response(diff, lat, lon, target)).max())
     assert responses["densenet"] == 0.0
     assert responses["densenet_fnn"] > 1e-9   # a path exists (random weights keep it small)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_skip_path_by_hand(arch):
+    # model.skip = 3: one bias-free 3x3 convolution 36 -> 1 (324 weights) added to the output
+    torch.manual_seed(0)
+    plain = build_model(section("model", arch=arch), grid=(20, 30)).eval()
+    torch.manual_seed(0)
+    model = build_model(section("model", arch=arch, skip=3), grid=(20, 30)).eval()
+    assert count_parameters(model) == count_parameters(plain) + 36 * 9
+    assert model.BLOCKS[0] == "skip" and model.BLOCKS[1:] == plain.BLOCKS
+    x = torch.randn(2, 36, 20, 30)
+    with torch.no_grad():
+        model.skip.weight.zero_()
+        model.skip.weight[0, 35, 1, 0] = 2.0      # month -1, the cell to the west
+        y, y0 = model(x), model.encode_decode(x)
+    expected = torch.zeros(2, 1, 20, 30)
+    expected[:, 0, :, 1:] = 2.0 * x[:, 35, :, :-1]          # zero padding at the west edge
+    assert torch.allclose(y - y0, expected, atol=1e-5)
+
+
+def test_skip_must_be_odd():
+    with pytest.raises(ValueError, match="odd"):
+        section("model", skip=2)

@@ -94,6 +94,10 @@ class DeepLiftCells:
         if crop and decoder_crop.supports(self.net):
             # the decoder's backward on a crop around each cell (.crop): h is the decoder's input
             self.net.up.register_forward_pre_hook(lambda module, args: setattr(self, "_h", args[0]))
+            # a skip path (model.skip) bypasses the decoder: its output's gradient is added below
+            self._skip_out = None
+            if getattr(self.net, "skip", None) is not None:
+                self.net.skip.register_forward_hook(lambda module, args, out: setattr(self, "_skip_out", out))
             self._decoder_relus = [m for name in decoder_crop.DECODER
                                    for m in getattr(self.net, name).modules() if isinstance(m, _RescaleReLU)]
             for relu in self._decoder_relus:
@@ -157,6 +161,12 @@ class DeepLiftCells:
                     g_h = torch.zeros_like(self._h)                               # (B, C, 18, 32)
                     r, c = int(r0[k]), int(c0[k])
                     g_h[..., r:r + size[0], c:c + size[1]] = g[k]
-                    (grad,) = torch.autograd.grad(self._h, x, grad_outputs=g_h, retain_graph=keep)
+                    if self._skip_out is None:
+                        (grad,) = torch.autograd.grad(self._h, x, grad_outputs=g_h, retain_graph=keep)
+                    else:       # plus the skip path's: a one at the cell of its output
+                        g_s = torch.zeros_like(self._skip_out)                    # (B, 1, H, W)
+                        g_s[:, 0, i, j] = 1.0
+                        (grad,) = torch.autograd.grad((self._h, self._skip_out), x,
+                                                      grad_outputs=(g_h, g_s), retain_graph=keep)
                 maps.append(grad * delta)                                    # (B, 36, H, W)
         return torch.stack(maps), out.detach()

@@ -47,16 +47,16 @@ class DenseNetFNN(DenseNet):
     BLOCKS = ("stem", "dense1", "down", "dense2", "link", "up", "dense3", "last")
 
     def __init__(self, grid: tuple[int, int] = (70, 125), months: int = 36, upsample: str = "nearest",
-                 fnn_channels: int = 1):
-        super().__init__(grid, months, upsample)
+                 fnn_channels: int = 1, skip: int = 0):
+        super().__init__(grid, months, upsample, skip)
         c = self.dense2.c_out
         self.link = GlobalLink(c, bottleneck_size(grid), fnn_channels)
         self.up = Up(c + GROWTH, upsample, c_out=self.up.c_out)          # 208 -> 96 channels
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_decode(self, x: torch.Tensor) -> torch.Tensor:
         for name in ("stem", "dense1", "down", "dense2"):
             x = getattr(self, name)(x)
         x = torch.cat([x, self.link(x)], dim=1)                           # (B, 208, 18, 32)
         for name in ("up", "dense3", "last"):
             x = getattr(self, name)(x)
-        return x
+        return x                                                          # (B, 1, 70, 125)

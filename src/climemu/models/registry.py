@@ -25,8 +25,9 @@ from climemu.models.densenet_fnn import DenseNetFNN
 Builder = Callable[[object, tuple[int, int], int], nn.Module]
 
 ARCHITECTURES: Registry[Builder] = Registry("architecture", {
-    "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample),
-    "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample, cfg.fnn_channels),
+    "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample, cfg.skip),
+    "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample,
+                                                             cfg.fnn_channels, cfg.skip),
 })
 
 register_architecture = ARCHITECTURES.register       # (name, builder)

@@ -38,7 +38,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, model_cfg: ModelConfig, 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """The model in eval mode and the checkpoint's metadata."""
     meta = torch.load(path, map_location=device, weights_only=False)
-    model = build_model(ModelConfig(**meta["model"]), tuple(meta["grid"]), meta["input_months"])
+    # checkpoints written before ``model.skip`` existed have no skip path
+    model = build_model(ModelConfig(**{"skip": 0, **meta["model"]}), tuple(meta["grid"]), meta["input_months"])
     model.load_state_dict(meta.pop("state_dict"))
     meta["ocean"] = np.asarray(meta["ocean"], dtype=bool)
     return model.to(device).eval(), meta
