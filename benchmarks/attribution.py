@@ -17,7 +17,8 @@ difference over max abs value).
 **The honest limit** (the headline): the FLOPs of the work each path actually does, counted by
 ``torch.utils.flop_counter`` on the very calls that are timed (one forward pass shared by the K
 cells of a pass, plus K input-gradient backward passes), divided by the matmul rate measured in
-this run; the fraction is that time over the measured time, i.e. the path's FLOP rate over the
+this run (the best of its measurements, one before the timings and one after each round of
+them, as each path's time is its best round); the fraction is that time over the measured time, i.e. the path's FLOP rate over the
 matmul rate. **The loose limit** (kept beside it, labelled): one forward pass plus the input
 gradient of one cell for every attribution, as if no forward were shared (the "forward +
 gradient floor" of docs/performance.md); sharing the forward beats it without any faster
@@ -117,6 +118,9 @@ def run(device: str = "cpu", samples: int = 8, batch: int = 4, repeats: int = 2,
     for _ in range(repeats):      # interleaved, so a burst of machine load hits every path
         for name, (fn, k) in timed.items():
             seconds[name] = min(seconds.get(name, float("inf")), best_seconds(fn, 1, device) / (samples * k))
+        # the limit's rate is measured in every round too and the best kept, as the paths' times
+        # are: one matmul measurement alone varied by 8% between runs on an idle 2-core machine
+        rate = max(rate, matmul_flops_per_second(device))
     loose_limit = loose / rate                                           # seconds per attribution
     result = {
         "device": device, "samples": samples, "cells": len(CELLS), "batch": batch,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from climemu.attribution.fast import DeepLiftCells
+from climemu.attribution.fast import EPS, DeepLiftCells, rescale_multiplier
 from climemu.attribution.methods import attribute
 
 
@@ -36,6 +36,52 @@ def test_falls_back_to_the_gradient_where_input_equals_reference():
     engine = DeepLiftCells(one_relu_net(b=1.0), (1, 1, 1))
     attr, _ = engine.attribute(torch.zeros(1, 1, 1, 1), [(0, 0)])
     assert attr.item() == 0.0
+
+
+def test_rescale_multiplier_by_hand():
+    # (relu(z) - relu(z0)) / (z - z0), and the ReLU's gradient (z > 0) where |z - z0| < EPS:
+    # z, z0 = 2, -1: 2 / 3;  -1, -2: 0 / 1 = 0;  3, 1: 2 / 2 = 1;  0.5, 0.5 (equal): gradient 1;
+    # -0.5, -0.5: gradient 0;  tiny values straddling zero, |z - z0| = 2e-12 < EPS: the gradient,
+    # 1 for z > 0 and 0 for z < 0 (the secant would give 0.5 in both).
+    tiny = EPS / 100
+    z = torch.tensor([2.0, -1.0, 3.0, 0.5, -0.5, tiny, -tiny], dtype=torch.float64).view(1, 7, 1, 1)
+    z0 = torch.tensor([-1.0, -2.0, 1.0, 0.5, -0.5, -tiny, tiny], dtype=torch.float64).view(1, 7, 1, 1)
+    m = rescale_multiplier(z, torch.relu(z), z0, torch.relu(z0))
+    assert m.flatten().tolist() == pytest.approx([2 / 3, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0], abs=1e-15)
+    # no input within EPS of its reference: the secant everywhere, no fallback
+    m = rescale_multiplier(z[:, :3], torch.relu(z[:, :3]), z0[:, :3], torch.relu(z0[:, :3]))
+    assert m.flatten().tolist() == pytest.approx([2 / 3, 0.0, 1.0], abs=1e-15)
+
+
+def test_folds_each_batchnorm_into_the_relu_after_it(bn_relu_conv_net):
+    # BN-ReLU-Conv: both BatchNorms move into the rescale units (identities in their place),
+    # and the engine's outputs stay the model's own, bit for bit.
+    engine = DeepLiftCells(bn_relu_conv_net, (36, 5, 6))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in engine.net.children())
+    assert [type(m).__name__ for m in engine.net.children()][:2] == ["Identity", "_RescaleReLU"]
+    x = torch.randn(2, 36, 5, 6, generator=torch.Generator().manual_seed(7))
+    _, out = engine.attribute(x, [(2, 3)])
+    with torch.no_grad():
+        assert torch.equal(out, bn_relu_conv_net(x)[:, 0])
+
+
+def test_matches_captum_where_no_batchnorm_can_be_folded():
+    # A BatchNorm after the ReLU, and one between two convolutions, stay modules of their own.
+    g = torch.Generator().manual_seed(8)
+    net = nn.Sequential(nn.Conv2d(36, 4, 3, padding=1, bias=False), nn.ReLU(), nn.BatchNorm2d(4),
+                        nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4),
+                        nn.Conv2d(4, 1, 1, bias=False), nn.ReLU())
+    with torch.no_grad():
+        for bn in (net[2], net[4]):
+            bn.running_mean.copy_(torch.randn(4, generator=g))
+            bn.running_var.uniform_(0.5, 1.5, generator=g)
+    net.eval()
+    x = torch.randn(2, 36, 6, 7, generator=torch.Generator().manual_seed(9))
+    engine = DeepLiftCells(net, x.shape)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in engine.net.modules()) == 2
+    attr, _ = engine.attribute(x, [(3, 4)])
+    expected = attribute(net, "deeplift", x, (3, 4))
+    assert torch.allclose(attr[0], expected, rtol=1e-5, atol=1e-6 * expected.abs().max().item())
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])

@@ -34,8 +34,26 @@ from climemu.attribution.pixel import check_cell
 EPS = 1e-10   # captum.attr._core.deep_lift: the rule falls back to the gradient below this |x - x0|
 
 
+def rescale_multiplier(z: torch.Tensor, y: torch.Tensor, z0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor:
+    """Captum's rescale multiplier ``(y - y0) / (z - z0)``, the ReLU's gradient ``z > 0`` where
+    ``|z - z0| < EPS``. ``y = relu(z)``; ``z0, y0`` (1, C, H, W) broadcast over the batch.
+
+    This runs once per ReLU and batch, and its passes over the activations were most of the
+    forward pass's non-convolution time (docs/performance.md): so every pass is a float one
+    (on a CPU a comparison that writes booleans took 3x a float pass, a ``where`` mixing bool
+    and float 40x), new tensors are reused in place, and the fallback's mask is only built when
+    some ``|z - z0|`` is that small (land, for one: there input and baseline are both 0).
+    """
+    dz = z - z0                                              # (B, C, H, W)
+    m = torch.sub(y, y0).div_(dz)                            # inf/nan where dz = 0: replaced below
+    small = dz.abs_()
+    if small.numel() and small.amin() < EPS:
+        m = torch.where(small < EPS, torch.sign(y), m)       # sign(relu(z)) = (z > 0), as float
+    return m
+
+
 class _RescaleFunction(torch.autograd.Function):
-    """relu(x) forward; DeepLift's rescale multiplier backward, against references x0, y0.
+    """``relu(bn(x))`` forward; DeepLift's rescale multiplier backward (BatchNorm folded in).
 
     The multiplier depends on the input only, not on the explained cell, so it is computed
     once in the forward pass and each cell's backward pass is one product ``grad * m``: the
@@ -44,35 +62,59 @@ class _RescaleFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, x0, y0, keeper):
-        y = torch.relu(x)
-        dx = x - x0                                          # (B, C, H, W) - (1, C, H, W)
-        m = (y - y0).div_(dx)                                # inf/nan where dx = 0: replaced below
-        m = torch.where(dx.abs_() < EPS, (x > 0).to(x.dtype), m)
+    def forward(ctx, x, unit):
+        y, m = unit.rescale(x)
         ctx.save_for_backward(m)
-        if keeper.keep:                                      # read by the cropped decoder (.crop)
-            keeper.m = m
         return y
 
     @staticmethod
     def backward(ctx, grad):
         (m,) = ctx.saved_tensors
-        return grad * m, None, None, None
+        return grad * m, None
 
 
 class _RescaleReLU(nn.Module):
-    """Stands in for one ``nn.ReLU``: records its reference (baseline) input, then rescales."""
+    """Stands in for one ``nn.ReLU`` (and the eval-mode ``bn`` before it, if given): records its
+    reference (baseline) input, then rescales.
 
-    def __init__(self):
+    When an eval-mode BatchNorm feeds the ReLU (every ReLU of the emulator, paper Table 1), it
+    is applied here and its per-channel scale is folded into the multiplier, so its backward
+    costs nothing more: ``d relu(s x + t) / dx = m s`` (docs/performance.md).
+    """
+
+    def __init__(self, bn: nn.BatchNorm2d | None = None):
         super().__init__()
-        self.x0 = self.y0 = None       # (1, C, H, W): the baseline's input and output here
+        self.bn = bn
+        self.x0 = self.y0 = None       # (1, C, H, W): the baseline's ReLU input and output here
         self.keep, self.m = False, None   # keep: hold the last multiplier (B, C, H, W) in m
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """(1, C, 1, 1): the BatchNorm's slope ``weight / sqrt(running_var + eps)``."""
+        bn = self.bn
+        s = torch.rsqrt(bn.running_var + bn.eps)
+        if bn.weight is not None:
+            s = s * bn.weight
+        return s.view(1, -1, 1, 1)
+
+    def rescale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``relu(bn(x))`` and the multiplier of ``x`` (B, C, H, W); records no graph."""
+        with torch.no_grad():
+            z = x if self.bn is None else self.bn(x)         # the ReLU's input
+            y = torch.relu(z)
+            m = rescale_multiplier(z, y, self.x0, self.y0)
+            if self.bn is not None:
+                m.mul_(self.scale)                           # (1, C, 1, 1): BatchNorm's slope
+        if self.keep:                                        # read by the cropped decoder (.crop)
+            self.m = m
+        return y, m
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.x0 is None:            # the reference pass
-            self.x0, self.y0 = x.detach(), torch.relu(x).detach()
+            z = x if self.bn is None else self.bn(x)
+            self.x0, self.y0 = z.detach(), torch.relu(z).detach()
             return self.y0
-        return _RescaleFunction.apply(x, self.x0, self.y0, self)
+        return _RescaleFunction.apply(x, self)
 
 
 class DeepLiftCells:
@@ -116,15 +158,24 @@ class DeepLiftCells:
 
     @staticmethod
     def _swap_relus(net: nn.Module) -> list[_RescaleReLU]:
+        """Every ``nn.ReLU`` becomes a :class:`_RescaleReLU`; a BatchNorm right before it in the
+        same ``nn.Sequential`` (the paper's BN-ReLU-Conv) moves into it, an identity in its place."""
         swapped = []
         for parent in list(net.modules()):
-            for name, child in parent.named_children():
+            before = None                                     # (name, module) of the previous child
+            for name, child in list(parent.named_children()):
                 if isinstance(child, nn.ReLU):
                     if child.inplace:
                         raise ValueError(f"ReLU {name!r} is in-place; DeepLift needs out-of-place ReLUs")
-                    new = _RescaleReLU()
+                    bn = None
+                    if isinstance(parent, nn.Sequential) and before is not None \
+                            and type(before[1]) is nn.BatchNorm2d and before[1].track_running_stats:
+                        bn = before[1]
+                        setattr(parent, before[0], nn.Identity())
+                    new = _RescaleReLU(bn)
                     setattr(parent, name, new)
                     swapped.append(new)
+                before = (name, child)
         return swapped
 
     def to(self, device) -> "DeepLiftCells":
@@ -152,7 +203,9 @@ class DeepLiftCells:
             if self.crop is not None:   # the decoder on crops, all cells at once (.crop)
                 g, starts = self.crop.grads(self._h, cells)            # (K, B, C, bh, bw)
                 (r0, c0), size = starts["bott"], g.shape[-2:]
-            maps = []
+            # (K, B, 36, H, W), each map in the layout of its gradient: one dense write per cell
+            maps = torch.empty_strided((len(cells), *delta.shape), (delta.numel(), *delta.stride()),
+                                       dtype=delta.dtype, device=delta.device)
             for k, (i, j) in enumerate(cells):
                 keep = k < len(cells) - 1
                 if self.crop is None:
@@ -168,5 +221,5 @@ class DeepLiftCells:
                         g_s[:, 0, i, j] = 1.0
                         (grad,) = torch.autograd.grad((self._h, self._skip_out), x,
                                                       grad_outputs=(g_h, g_s), retain_graph=keep)
-                maps.append(grad * delta)                                    # (B, 36, H, W)
-        return torch.stack(maps), out.detach()
+                torch.mul(grad, delta, out=maps[k])                          # (B, 36, H, W)
+        return maps, out.detach()
