@@ -19,10 +19,11 @@ difference over max abs value).
 cells of a pass, plus K input-gradient backward passes), divided by the matmul rate measured in
 this run (the best of its measurements, one before the timings and one after each round of
 them, as each path's time is its best round); the fraction is that time over the measured
-time, i.e. the path's FLOP rate over the matmul rate. **The loose limit** (kept beside it, labelled): one forward pass plus the input
-gradient of one cell for every attribution, as if no forward were shared (the "forward +
-gradient floor" of docs/performance.md); sharing the forward beats it without any faster
-kernel, so it overstates how close to the machine a path runs. All figures come from this run.
+time, i.e. the path's FLOP rate over the matmul rate. **The loose limit** (kept beside it,
+labelled): one forward pass plus the input gradient of one cell for every attribution, as if no
+forward were shared (the "forward + gradient floor" of docs/performance.md); sharing the
+forward beats it without any faster kernel, so it overstates how close to the machine a path
+runs. All figures come from this run.
 """
 
 from __future__ import annotations

@@ -97,10 +97,14 @@ class _RescaleReLU(nn.Module):
             s = s * bn.weight
         return s.view(1, -1, 1, 1)
 
+    def relu_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``bn(x)``, or ``x`` where no BatchNorm was folded in."""
+        return x if self.bn is None else self.bn(x)
+
     def rescale(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``relu(bn(x))`` and the multiplier of ``x`` (B, C, H, W); records no graph."""
         with torch.no_grad():
-            z = x if self.bn is None else self.bn(x)         # the ReLU's input
+            z = self.relu_input(x)
             y = torch.relu(z)
             m = rescale_multiplier(z, y, self.x0, self.y0)
             if self.bn is not None:
@@ -111,7 +115,7 @@ class _RescaleReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.x0 is None:            # the reference pass
-            z = x if self.bn is None else self.bn(x)
+            z = self.relu_input(x)
             self.x0, self.y0 = z.detach(), torch.relu(z).detach()
             return self.y0
         return _RescaleFunction.apply(x, self)
