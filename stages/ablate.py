@@ -5,37 +5,21 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 
 import numpy as np
 import torch
-import xarray as xr
 
 from climemu.report import figures
 from climemu.core import paths
 from climemu.attribution.ablation import ablate_box, box_cells, far_field_influence, target_response
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.attribution.config import AblateConfig
+from climemu.core.params import LEAD, load_stage_params
 from climemu.core.errors import run_stage
-from climemu.truth.synthetic import LinearModel, generator_config
+from climemu.truth.loader import load_truth
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
-from climemu.truth.exact import coefficients
-
-
-def true_response(linear: LinearModel, x: np.ndarray, source: np.ndarray, target: np.ndarray,
-                  lead: int) -> np.ndarray:
-    """(B,) exact mean change over the target cells when the source cells are set to zero.
-
-    x (B, 36, H, W) normalised inputs; the linear truth is additive, so removing the source
-    removes exactly its contributions: - sum over source cells and months of coef * x.
-    """
-    cells = np.argwhere(target & linear.ocean)
-    change = np.zeros(len(x))
-    for i, j in cells:
-        coef = coefficients(linear, (int(i), int(j)), lead, x.shape[1])            # (36, H, W)
-        change -= (coef[:, source][None] * x[:, :, source]).sum((1, 2))
-    return change / len(cells)
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("ablate", lead=LEAD, ablate=AblateConfig)
     cfg = params.ablate
     model, data = load_trained()
     positions = np.arange(min(cfg.max_samples, data.n_samples("val")))
@@ -47,15 +31,13 @@ def main() -> None:
                "far_field_influence": far_field_influence(diff, lat, lon, cfg.box, cfg.halo, mask=ocean),
                "mean_abs_change": float(np.abs(diff.values[:, ocean]).mean())}
 
-    with xr.open_dataset(paths.RAW) as raw:
-        generator = generator_config(raw)
-        linear = LinearModel.from_dataset(raw) if generator else None
-    if generator:
-        source, target = generator.source_box, generator.target_box
+    truth = load_truth()
+    if truth:
+        source, target = truth.source_box, truth.target_box
         tele = ablate_box(model, x, lat, lon, source, batch_size=cfg.batch_size)
         model_resp = target_response(tele, lat, lon, target, mask=ocean).values       # (B,)
-        true_resp = true_response(linear, x.numpy(), box_cells(lat, lon, source),
-                                  box_cells(lat, lon, target), data.lead)
+        true_resp = truth.removal_response(x.numpy(), box_cells(lat, lon, source),
+                                           box_cells(lat, lon, target), data.lead)
         metrics["teleconnection"] = {
             "model_target_response_mean_abs": float(np.abs(model_resp).mean()),
             "true_target_response_mean_abs": float(np.abs(true_resp).mean()),
@@ -76,7 +58,7 @@ def main() -> None:
                           lat, lon, ocean, ((cfg.box.lat_min, cfg.box.lat_max), (cfg.box.lon_min, cfg.box.lon_max)),
                           paths.FIG5)
     print(f"ablate: far-field influence {metrics['far_field_influence']:.4f}"
-          + (f"; teleconnection response ratio {metrics['teleconnection']['response_ratio']:.3f}" if generator else ""))
+          + (f"; teleconnection response ratio {metrics['teleconnection']['response_ratio']:.3f}" if truth else ""))
     log_run("ablate", params, metrics, [paths.ABLATE_METRICS])
 
 

@@ -8,22 +8,25 @@ import xarray as xr
 from climemu.attribution import aggregate
 from climemu.report import figures
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.attribution.config import ExplainConfig
+from climemu.core.params import LEAD, load_stage_params
 from climemu.core.errors import run_stage
-from climemu.truth.synthetic import generator_config
+from climemu.truth.loader import load_truth
 from climemu.core.io import write_csv, write_json
 from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
-    with xr.open_dataset(paths.GROUP) as g, xr.open_dataset(paths.INSTANCE) as i, \
-            xr.open_dataset(paths.RAW) as raw:
+    params = load_stage_params("aggregate", lead=LEAD, explain=ExplainConfig)
+    with xr.open_dataset(paths.GROUP) as g, xr.open_dataset(paths.INSTANCE) as i:
         group, instance = g.load(), i.load()
-        generator = generator_config(raw)
-    source_box = generator.source_box if generator else None
+    truth = load_truth()
+    source_box = truth.source_box if truth else None
     metrics = aggregate.measures(group, source_box)
     metrics["lead"] = params.lead
+    # The target-box cells as explain resolved them on the grid (the report reads them here).
+    metrics["linked_cells"] = ([str(c) for c in group["cell"].values[group["cell_linked"].values]]
+                               if "cell_linked" in group.coords else [])
     write_json(metrics, paths.AGGREGATE_METRICS)
     write_csv(aggregate.contribution_table(group, params.lead), paths.CONTRIBUTION)
     figures.fig2_methods(instance, paths.FIG2)

@@ -6,38 +6,35 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 
 import time
 
-import xarray as xr
 
 from climemu.attribution.band import cell_band
-from climemu.attribution.explain import resolve_cells
-from climemu.config import load_params
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.config import BandConfig, ExplainConfig
+from climemu.core.params import load_stage_params
 from climemu.core import paths
 from climemu.core.errors import run_stage
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
 from climemu.data.window import WindowedData
-from climemu.truth.exact import coefficients
-from climemu.truth.synthetic import LinearModel, generator_config
+from climemu.truth.loader import load_truth
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("band", explain=ExplainConfig, band=BandConfig)
     cfg, explain = params.band, params.explain
     start = time.perf_counter()
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)
-    with xr.open_dataset(paths.RAW) as raw:
-        generator = generator_config(raw)
-        linear = LinearModel.from_dataset(raw) if generator is not None else None
+    truth = load_truth()
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     n = min(explain.max_samples, data.n_samples("train"))
     inputs = data.inputs("train", range(n)).numpy()               # (N, 36, H, W): the group samples
     out = {"tolerance": cfg.tolerance, "n_samples": n, "lead": data.lead, "cells": {}}
     for c in cells:
-        exact = coefficients(linear, (c.i, c.j), data.lead, data.input_months) if linear else None
+        exact = truth.coefficients((c.i, c.j), data.lead, data.input_months) if truth else None
         out["cells"][c.name] = cell_band(
             data, (c.i, c.j), c.name, cfg.radii, cfg.penalties, cfg.tolerance, inputs,
             explain.block_cells, explain.small_scale_sigma,
-            generator.source_box if generator else None, exact)
+            truth.source_box if truth else None, exact)
     out["seconds"] = round(time.perf_counter() - start, 2)
     write_json(out, paths.BAND_METRICS)
     print("band: " + "; ".join(

@@ -5,15 +5,15 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 
 import time
 
-import xarray as xr
 
 from climemu.report import figures
 from climemu.core import paths
 from climemu.truth.predictor import TruthPredictor
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.core.params import LEAD, SEED, load_stage_params
+from climemu.forecast.config import EvaluateConfig
 from climemu.core.errors import run_stage
-from climemu.truth.synthetic import LinearModel, generator_config
+from climemu.truth.loader import load_truth
 from climemu.forecast.evaluate import evaluate
 from climemu.core.grid import box_mask
 from climemu.core.io import write_csv, write_json
@@ -21,17 +21,14 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("evaluate", lead=LEAD, seed=SEED, evaluate=EvaluateConfig)
     start = time.perf_counter()
     model, data = load_trained(allow_test=True)   # evaluate is the only reader of test
-    with xr.open_dataset(paths.RAW) as raw:   # synthetic: also score the planted link's target box
-        generator = generator_config(raw)
-        linear = LinearModel.from_dataset(raw) if generator else None
-    regions = ({"target_box": box_mask(data.lat, data.lon, generator.target_box).values}
-               if generator else None)
+    truth = load_truth()                       # synthetic: also score the planted link's target box
+    regions = {"target_box": box_mask(data.lat, data.lon, truth.target_box).values} if truth else None
     # Synthetic: the best linear predictor of the known model, the ceiling (exact without
     # smoothing and seasonal cycle; see docs/data.md, "The exact setting").
-    extra = {"truth": TruthPredictor(linear, data.lead)} if generator else None
+    extra = {"truth": TruthPredictor(truth.model, data.lead)} if truth else None
     metrics, table, maps = evaluate(model, data, params.evaluate, params.seed, regions, extra)
     metrics["lead"] = params.lead
     write_json(metrics, paths.SKILL_METRICS)

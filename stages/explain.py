@@ -7,21 +7,21 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 import time
 
 import torch
-import xarray as xr
 
 from climemu.core import distributed, paths
-from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import explain_group, explain_instance
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.attribution.config import ExplainConfig
+from climemu.core.params import LEAD, SEED, load_stage_params
 from climemu.core.errors import run_stage
-from climemu.truth.synthetic import LinearModel, generator_config
+from climemu.truth.loader import load_truth
 from climemu.core.io import write_json, write_netcdf
 from climemu.core.tracking import log_run
-from climemu.truth.exact import coefficients
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("explain", lead=LEAD, seed=SEED, explain=ExplainConfig)
     cfg = params.explain
     device = distributed.start(cfg.nproc, __file__, "explain.nproc", cfg.device)
     if device is None:          # the launcher: the torchrun workers did the work
@@ -29,15 +29,17 @@ def main() -> None:
     model, data = load_trained()
     instance_cells = resolve_cells(cfg.instance_cells, data.lat, data.lon, data.ocean)
     group_cells = resolve_cells(cfg.group_cells, data.lat, data.lon, data.ocean)
-    with xr.open_dataset(paths.RAW) as raw:
-        generator = generator_config(raw)
-        synthetic = generator is not None
-        linear = LinearModel.from_dataset(raw) if synthetic else None
-    truth = ((lambda c, lead=data.lead: coefficients(linear, (c.i, c.j), lead, data.input_months))
+    known = load_truth()
+    synthetic = known is not None
+    truth = ((lambda c, lead=data.lead: known.coefficients((c.i, c.j), lead, data.input_months))
              if synthetic else None)
 
     group, stats = explain_group(model, data, cfg, group_cells, truth, device,
-                                 source_box=generator.source_box if synthetic else None)
+                                 source_box=known.source_box if synthetic else None)
+    # The cells at which the planted link shows, resolved here once on the grid; aggregate
+    # writes them into its metrics and the report reads them from there.
+    linked = known.linked(group_cells) if synthetic else []
+    group = group.assign_coords(cell_linked=("cell", [str(n) in linked for n in group["cell"].values]))
     if distributed.is_main():
         start = time.perf_counter()
         instance, deltas = explain_instance(model.cpu().to(memory_format=torch.contiguous_format), data, cfg, instance_cells, params.seed, truth)

@@ -13,9 +13,11 @@ import pandas as pd
 
 from climemu.core import paths
 from climemu.attribution.faithfulness import curves_table, faithfulness_measures, faithfulness_study
-from climemu.attribution.explain import resolve_cells, shap_baselines
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import shap_baselines
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.attribution.config import ExplainConfig, FaithfulnessConfig
+from climemu.core.params import LEAD, SEED, load_stage_params
 from climemu.core.errors import run_stage
 from climemu.report.figures_checks import fig_faithfulness
 from climemu.core.io import write_csv, write_json
@@ -23,7 +25,8 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("faithfulness", lead=LEAD, seed=SEED, explain=ExplainConfig,
+                               faithfulness=FaithfulnessConfig)
     cfg, explain = params.faithfulness, params.explain
     with open(paths.SCORE_METRICS) as f:
         score = json.load(f)

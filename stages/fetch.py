@@ -5,7 +5,8 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 import time
 
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.core.params import load_stage_params
+from climemu.data.config import DataConfig
 from climemu.data.gaps import check_fetched
 from climemu.data.sources import dask_threads, fetch
 from climemu.core.errors import run_stage
@@ -15,7 +16,7 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("fetch", data=DataConfig)
     start = time.perf_counter()
     ds = fetch(params.data)
     # CMIP6 sources are lazy: read and regridded here. Every source's result is checked for

@@ -8,12 +8,14 @@ import numpy as np
 import xarray as xr
 
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.core.params import load_stage_params
+from climemu.data.config import DataConfig, WindowConfig
+from climemu.truth.config import IdentifyConfig, identify_cell_in_data_box
 from climemu.core.errors import run_stage
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
 from climemu.truth import identifiability as ident
-from climemu.truth.synthetic import generator_config
+from climemu.truth.loader import load_truth
 
 # The rules are stated at lead 1, the generator's own step, whatever the pipeline's `lead`
 # (docs/data.md): the stage then depends on data and identify only.
@@ -21,28 +23,31 @@ LEAD = 1
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("identify", identify=IdentifyConfig, data=DataConfig, window=WindowConfig,
+                               checks=(identify_cell_in_data_box,))
     cfg = params.identify
+    truth = load_truth()
     with xr.open_dataset(paths.RAW) as raw:
-        generator = generator_config(raw)
-        if generator is None:
+        if truth is None:
             note = f"no ground truth: data.source is {params.data.source!r}, not 'synthetic'"
             write_json({"synthetic_truth": False, "note": note}, paths.IDENTIFY_METRICS)
             print(f"identify: skipped, {note}")
             return
+        generator = truth.generator
         anom = ident.anomalies(raw).load()                                # (time, lat, lon) degC
     ocean = raw["ocean"].values.astype(bool)
     lat, lon = anom["lat"].values, anom["lon"].values
     cell = ident.cell_index(lat, lon, ocean, cfg.cell.lat, cfg.cell.lon)
 
     # Rule 1: the features a local predictor of the cell sees must carry variance in every direction.
-    X, _ = ident.neighbourhood_features(anom.values, ocean, cell, cfg.radius_cells, cfg.months, LEAD)
+    X, _ = ident.neighbourhood_features(anom.values, ocean, cell, cfg.radius_cells, cfg.months, LEAD,
+                                          params.window.input_months)
     cond = ident.conditioning(X)
     del X
     eigen_floor = cfg.eigen_min_share * generator.noise_std ** 2
     # Rule 2: least squares on a long run of the same generator finds the exact coefficients.
     ols = ident.least_squares_recovery(generator, cfg.ols.box, params.data.resolution,
-                                       cfg.ols.years, LEAD)
+                                       cfg.ols.years, params.window.input_months, LEAD)
     metrics = {
         "synthetic_truth": True,
         "cell": {"lat": float(lat[cell[0]]), "lon": float(lon[cell[1]])},

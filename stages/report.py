@@ -11,7 +11,10 @@ import json
 import os
 
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.core.params import LEAD, load_stage_params
+from climemu.data.config import DataConfig, SmoothConfig
+from climemu.models.config import ModelConfig
+from climemu.report.config import ReportConfig
 from climemu.core.errors import run_stage
 from climemu.report.findings import render
 from climemu.report.page import FIGURES, page, read_experiment, workspace_reader
@@ -25,7 +28,8 @@ def _load(path: str) -> dict:
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("report", lead=LEAD, model=ModelConfig, smooth=SmoothConfig, data=DataConfig,
+                               report=ReportConfig)
     score = _load(paths.SCORE_METRICS)
     band = _load(paths.BAND_METRICS)
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),

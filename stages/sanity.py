@@ -5,9 +5,11 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 
 from climemu.core import paths
 from climemu.attribution.sanity import sanity_check, sanity_measures
-from climemu.attribution.explain import resolve_cells, shap_baselines
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import shap_baselines
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.attribution.config import ExplainConfig, SanityConfig, sanity_cell_named
+from climemu.core.params import LEAD, SEED, load_stage_params
 from climemu.core.errors import run_stage
 from climemu.report.figures_checks import fig_sanity
 from climemu.core.io import write_json
@@ -15,7 +17,8 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("sanity", lead=LEAD, seed=SEED, explain=ExplainConfig, sanity=SanityConfig,
+                               checks=(sanity_cell_named,))
     cfg, explain = params.sanity, params.explain
     model, data = load_trained()
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)

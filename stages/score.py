@@ -3,42 +3,40 @@ source -> metrics/score.json, plots/figures/score_methods.png."""
 
 import environment  # noqa: F401  (first: a plain message when the project's environment is missing)
 
-import xarray as xr
 
 from climemu.core import paths
 from climemu.attribution.score import score_measures, score_methods
-from climemu.attribution.explain import resolve_cells, shap_baselines
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import shap_baselines
 from climemu.training.checkpoint import load_trained
-from climemu.config import load_params
+from climemu.attribution.config import ExplainConfig, ScoreConfig
+from climemu.core.params import LEAD, SEED, load_stage_params
 from climemu.core.errors import run_stage
-from climemu.truth.synthetic import LinearModel, generator_config
+from climemu.truth.loader import load_truth
 from climemu.report.figures import message_figure
 from climemu.report.figures_checks import fig_score
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
-from climemu.truth.exact import coefficients
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("score", lead=LEAD, seed=SEED, explain=ExplainConfig, score=ScoreConfig)
     cfg, explain = params.score, params.explain
-    with xr.open_dataset(paths.RAW) as raw:
-        generator = generator_config(raw)
-        linear = LinearModel.from_dataset(raw) if generator is not None else None
-    if generator is None:
+    truth = load_truth()
+    if truth is None:
         # Real data has no known answer: say so in the outputs instead of failing the pipeline.
-        note = f"no ground truth: data.source is {params.data.source!r}, not 'synthetic'"
+        note = f"no ground truth: {paths.RAW} was not made by the synthetic generator"
         write_json({"synthetic_truth": False, "note": note}, paths.SCORE_METRICS)
         message_figure(f"score: {note}", paths.SCORE_FIGURE)
         print(f"score: skipped, {note}")
         return
     model, data = load_trained()
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
-    coef = {c.name: coefficients(linear, (c.i, c.j), data.lead, data.input_months) for c in cells}
+    coef = {c.name: truth.coefficients((c.i, c.j), data.lead, data.input_months) for c in cells}
     ds = score_methods(model, data, explain.methods, cells, coef, cfg.max_samples, cfg.batch_size,
                        cfg.n_steps, shap_baselines(explain, data, params.seed), explain.channels_last,
                        block_cells=explain.block_cells)
-    metrics = score_measures(ds, generator.source_box)
+    metrics = score_measures(ds, truth.source_box)
     write_json(metrics, paths.SCORE_METRICS)
     fig_score(ds, paths.SCORE_FIGURE)
     print(f"score: {ds.attrs['attributions']} attributions in {ds.attrs['seconds']:.1f} s "

@@ -7,7 +7,8 @@ import time
 import xarray as xr
 
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.core.params import load_stage_params
+from climemu.data.config import SmoothConfig
 from climemu.core.errors import run_stage
 from climemu.data.smooth import smooth
 from climemu.core.io import write_netcdf
@@ -15,7 +16,7 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("smooth", smooth=SmoothConfig)
     start = time.perf_counter()
     with xr.open_dataset(paths.RAW) as raw:
         out = smooth(raw.load(), params.smooth.months)

@@ -8,7 +8,9 @@ import pandas as pd
 
 from climemu.core import distributed, paths
 from climemu.training.checkpoint import load_checkpoint, save_checkpoint
-from climemu.config import load_params
+from climemu.core.params import LEAD, SEED, load_stage_params
+from climemu.models.config import ModelConfig
+from climemu.training.config import TrainConfig
 from climemu.core.errors import run_stage
 from climemu.data.window import WindowedData
 from climemu.core.io import write_csv, write_json
@@ -19,7 +21,7 @@ from climemu.training.trainer import train
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("train", lead=LEAD, seed=SEED, model=ModelConfig, train=TrainConfig)
     if distributed.relaunch(params.train.nproc, __file__, "train.nproc"):
         return
     data = WindowedData.open(paths.SMOOTHED, paths.WINDOWS)

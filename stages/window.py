@@ -7,7 +7,8 @@ import time
 import xarray as xr
 
 from climemu.core import paths
-from climemu.config import load_params
+from climemu.core.params import LEAD, load_stage_params
+from climemu.data.config import WindowConfig
 from climemu.core.errors import run_stage
 from climemu.data.window import build_windows
 from climemu.core.io import write_netcdf
@@ -15,7 +16,7 @@ from climemu.core.tracking import log_run
 
 
 def main() -> None:
-    params = load_params()
+    params = load_stage_params("window", lead=LEAD, window=WindowConfig)
     start = time.perf_counter()
     with xr.open_dataset(paths.SMOOTHED) as smoothed:
         windows = build_windows(smoothed, params.window, params.lead)

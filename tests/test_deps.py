@@ -1,18 +1,22 @@
 """Every DVC stage's deps cover the project files its script imports, so that an edit to any of
 them makes ``dvc repro`` rerun the stage (and nothing else: the lists are generated, not hand-kept).
 
-If these fail after an import changed, regenerate the deps: ``.venv/bin/python -m climemu.core.deps``.
+If these fail after an import changed, regenerate the deps: ``.venv/bin/python tools/deps.py``.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
-from climemu.core.deps import code_closure, covers, rewrite_deps, uncovered
+import yaml
+
+from tools.deps import code_closure, covers, rewrite_deps, uncovered
 
 REPO = Path(__file__).resolve().parents[1]
-REGENERATE = "regenerate with `.venv/bin/python -m climemu.core.deps`"
+REGENERATE = "regenerate with `.venv/bin/python tools/deps.py`"
 
 
 def test_every_stage_depends_on_what_it_imports():
@@ -81,3 +85,38 @@ def test_generator_rewrites_code_deps_only(tmp_path):
     assert "unused.py" not in text
     assert text.endswith("      - src/pkg/sub/c.py\n      - data/in.nc\n    outs:\n      - out.txt\n")
     assert rewrite_deps(text, tmp_path) == text
+
+
+# What an edit reruns: DVC reruns a stage when one of its deps changes, and the code deps are the
+# import closure (checked above), so these name the stages an edit to each file invalidates.
+def _invalidated(path: str) -> set[str]:
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name for name, spec in stages.items()
+            if any(covers(d if isinstance(d, str) else next(iter(d)), path) for d in spec.get("deps", []))}
+
+
+DATA_STAGES = {"fetch", "smooth", "window", "identify", "band"}
+
+
+def test_an_attribution_method_edit_reruns_no_data_training_or_skill_stage():
+    assert not _invalidated("src/climemu/attribution/methods.py") & (DATA_STAGES | {"train", "evaluate"})
+
+
+def test_a_report_edit_reruns_only_the_report():
+    assert _invalidated("src/climemu/report/config.py") == {"report"}
+    assert _invalidated("src/climemu/report/findings.py") == {"report"}
+
+
+def test_a_network_edit_reruns_no_data_stage():
+    assert not _invalidated("src/climemu/models/densenet.py") & DATA_STAGES
+    assert {"train", "explain", "evaluate"} <= _invalidated("src/climemu/models/densenet.py")
+
+
+def test_fetch_imports_no_torch():
+    # Reading the params and writing the data must not load the network's libraries.
+    code = ("import runpy, sys; sys.path.insert(0, 'stages'); "
+            "runpy.run_path('stages/fetch.py', run_name='imported'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'captum')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -1,6 +1,6 @@
 """The package's layers hold: no import from a higher layer, none of the scripts, no cycle.
 
-The layer order lives in ``climemu.core.deps.LAYERS`` (lowest first); the graph is read
+The layer order lives in ``tools/deps.py`` (``LAYERS``) (lowest first); the graph is read
 statically, so a function-level or ``TYPE_CHECKING`` import counts like a top-level one.
 """
 
@@ -10,7 +10,7 @@ import ast
 import textwrap
 from pathlib import Path
 
-from climemu.core.deps import LAYERS, ImportGraph, find_modules, layer_violations
+from tools.deps import LAYERS, ImportGraph, find_modules, layer_violations
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from climemu.attribution.aggregate import contribution_table, measures
+from climemu.attribution.aggregate import contribution_table, measures, variant_measures
+from climemu.attribution.cells import cell_coords, cell_index
 from climemu.attribution.measures import MAP_MEASURES
 from climemu.config import Box
 
@@ -21,8 +22,8 @@ def _group(with_truth=True, variants=True):
     ds = xr.Dataset({"positive": (("cell", "month", "lat", "lon"), pos),
                      "negative": (("cell", "month", "lat", "lon"), neg),
                      "absolute": (("cell", "month", "lat", "lon"), pos - neg)},
-                    coords={"cell": ["p", "q"], "month": np.arange(-36, 0), "lat": LAT, "lon": LON,
-                            "cell_lat": ("cell", [LAT[2], LAT[0]]), "cell_lon": ("cell", [LON[3], LON[0]])},
+                    coords={"month": np.arange(-36, 0), "lat": LAT, "lon": LON,
+                            **cell_coords(["p", "q"], [(2, 3), (0, 0)], LAT, LON)},
                     attrs={"method": "deeplift", "n_samples": 4, "lead": 1})
     if with_truth:
         truth = pos.copy()
@@ -119,3 +120,42 @@ def test_variants_by_hand():
 def test_measures_without_truth():
     m = measures(_group(with_truth=False))
     assert "truth" not in m and "agreement" not in m and m["n_samples"] == 4
+
+
+def test_cell_coords_store_the_index_and_read_the_degrees_off_the_grid():
+    coords = xr.Dataset(coords=cell_coords(["p", "q"], [(2, 3), (0, 0)], LAT, LON))
+    assert coords["cell_i"].values.tolist() == [2, 0] and coords["cell_j"].values.tolist() == [3, 0]
+    assert coords["cell_i"].dtype.kind == "i"
+    assert coords["cell_lat"].values.tolist() == [12.5, 10.5]          # LAT[2], LAT[0]
+    assert coords["cell_lon"].values.tolist() == [-47.5, -50.5]        # LON[3], LON[0]
+    assert cell_index(coords.sel(cell="p")) == (2, 3)
+    # a one-cell dataset (sanity's) keeps them as scalar coords: read the same way
+    assert cell_index(coords.isel(cell=1)) == (0, 0)
+    with pytest.raises(ValueError, match="names"):
+        cell_coords(["p"], [(2, 3), (0, 0)], LAT, LON)
+
+
+def test_measures_centre_on_the_stored_index_not_on_the_degrees():
+    # Degrees that are not grid values (a file that rounded them, or a figure label): the radii
+    # still centre on cell p's (2, 3), where all its mass sits.
+    group = _group().assign_coords(cell_lat=("cell", [12.4999, 10.5001]), cell_lon=("cell", [-47.5001, -50.4999]))
+    p = measures(group)["attribution"]["cells"]["p"]
+    assert p["radius50_km"] == 0 and p["radius90_cells"] == 0
+    assert p["variants"]["block"]["radius50_km"] == 0                    # its block (1, 1)
+    with pytest.raises(ValueError, match="cell_i"):
+        measures(group.drop_vars(["cell_i", "cell_j"]))
+
+
+def test_variant_measures_of_one_cell_by_hand():
+    # The one assembler of the variants (aggregate.json and score.json): the truth's pieces of
+    # cell q, the same hand-made ones as test_variants_by_hand, without a source box.
+    v = variant_measures(_group().sel(cell="q"), None, "truth_")
+    assert set(v) == {"signed", "block"}
+    assert v["signed"]["share_month_minus1"] == 0.5 and v["signed"]["radius50_km"] == 100
+    assert "source_box_share" not in v["signed"] and "source_box_share" not in v["block"]
+    # q at (0, 0) lies in block (0, 0), centred at 11N 50W. Half the block mass sits in block
+    # (0, 1), 2 degrees of longitude east along 11N; the other half further, in block (1, 1).
+    east = 6371.0 * np.arccos(np.sin(np.radians(11.0)) ** 2
+                              + np.cos(np.radians(11.0)) ** 2 * np.cos(np.radians(2.0)))
+    assert v["block"]["radius50_km"] == pytest.approx(east)
+    assert v["block"]["share_month_minus1"] == 0.5

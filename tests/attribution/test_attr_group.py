@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from climemu.attribution import group as group_module
-from climemu.attribution.group import GroupSums, VariantSums, group_explanation
+from climemu.attribution.explain import group_explanation
+from climemu.attribution.group import GroupSums, VariantSums
 from climemu.attribution.measures import signed_radius, small_scale_share
 from climemu.attribution.methods import attribute
 from climemu.core.config import Box
@@ -117,6 +118,17 @@ def test_variant_sums_all_reduce_like_one_accumulator(monkeypatch):
     assert not sent and merged.attrs["n_samples"] == 5
     for name in whole.data_vars:
         np.testing.assert_allclose(merged[name], whole[name], rtol=1e-12)
+
+
+def test_variant_sums_without_a_sigma_skip_only_the_small_scale_share():
+    # The score stage's accumulator: the same pieces, no Gaussian filter.
+    maps = np.random.default_rng(5).normal(size=(4, 36, H, W))
+    full = _variant_sums().update(maps).mean()
+    lean = VariantSums(LAT, LON, (1, 2), 2, None).update(maps[:3]).update(maps[3:]).mean()
+    assert set(full.data_vars) - set(lean.data_vars) == {"small_scale_share"}
+    assert "small_scale_sigma" not in lean.attrs and lean.attrs["block_cells"] == 2
+    for name in lean.data_vars:
+        np.testing.assert_array_equal(lean[name], full[name])
 
 
 def test_variant_sums_refuse_a_different_grid_and_an_empty_mean():

@@ -7,7 +7,8 @@ from torch import nn
 
 from climemu.attribution.sanity import (blocks_output_first, cascade, rank_agreement, sanity_check,
                                         sanity_measures)
-from climemu.attribution.explain import resolve_cells
+from climemu.attribution.cells import cell_index
+from climemu.attribution.cells import resolve_cells
 from climemu.config import CellSpec
 from climemu.data.window import WindowedData, build_windows
 from tests.helpers import make_sst, section
@@ -91,6 +92,8 @@ def test_sanity_check_on_the_tiny_network(trained):
                        n_steps=4, seed=0, channels_last=False)
     assert out["spearman"].shape == (2, 3, 3) and list(out["step"].values) == ["last", "middle", "first"]
     assert np.isfinite(out["spearman_abs"]).all()
+    # the cell as one cell of score's or explain's results: scalar coords, its index (3, 4)
+    assert cell_index(out) == (cell.i, cell.j) == (3, 4) and float(out["cell_lat"]) == 13.5
     m = sanity_measures(out)
     assert m["steps"] == ["last", "middle", "first"] and m["cell"] == "a"
     assert set(m["deeplift"]) == {"spearman", "spearman_abs", "trained", "randomised"}

@@ -5,8 +5,11 @@ import pytest
 import torch
 from torch import nn
 
+from climemu.attribution.aggregate import variant_measures
+from climemu.attribution.cells import cell_index
+from climemu.attribution.measures import signed_radius
 from climemu.attribution.score import score_measures, score_methods
-from climemu.attribution.explain import resolve_cells
+from climemu.attribution.cells import resolve_cells
 from climemu.config import Box, CellSpec
 from climemu.data.window import WindowedData, build_windows
 from tests.helpers import make_sst, section
@@ -104,3 +107,23 @@ def test_variants_of_exact_methods_match_the_truth(scored, data):
         float(np.abs(true[:, -1].sum((1, 2))).mean() / np.abs(true.sum((2, 3))).mean(0).sum()), rel=1e-5)
     # saliency (|w|, sign and input ignored) is off in the signed and block variants
     assert m["saliency"]["all"]["variants"]["block"]["pearson_median"] < 0.99
+
+
+def test_cells_and_per_sample_radii_are_stored_once_in_sample_order(scored, data):
+    # Where each cell is: the integer index resolve_cells found, (3, 4) and (5, 6) on this grid.
+    ds, coef, cells = scored
+    assert [cell_index(ds.sel(cell=c.name)) for c in cells] == [(3, 4), (5, 6)] == [(c.i, c.j) for c in cells]
+    assert ds["cell_lat"].values.tolist() == [13.5, 15.5]
+    # 5 samples in batches of 2: each sample's signed radius lands at its own position.
+    x = data.inputs("train", np.arange(5)).numpy()
+    for fraction, key in ((0.5, "truth_signed_radius50_km"), (0.9, "truth_signed_radius90_km")):
+        by_hand = [float(signed_radius(coef["a"] * x[k], data.lat, data.lon, (3, 4), fraction)) for k in range(5)]
+        np.testing.assert_allclose(ds[key].sel(cell="a"), by_hand)
+    m = score_measures(ds)
+    assert m["truth"]["a"]["variants"]["signed"]["radius50_km"] == pytest.approx(
+        np.median(ds["truth_signed_radius50_km"].sel(cell="a")))
+    # the signed and block variants are the one assembler's (aggregate.json's), a subset of keys
+    one = variant_measures(ds.sel({"cell": "b", "method": "saliency"}), None)
+    for variant in ("signed", "block"):
+        for key in ("share_month_minus1", "radius50_km"):
+            assert m["saliency"]["b"]["variants"][variant][key] == one[variant][key]

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from climemu.attribution.explain import explain_group, explain_instance, resolve_cells
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import explain_group, explain_instance
 from climemu.config import CellSpec
 from climemu.data.window import WindowedData, build_windows
 from tests.helpers import make_sst, section

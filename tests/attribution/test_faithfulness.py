@@ -12,10 +12,11 @@ import quantus
 import torch
 from torch import nn
 
-from climemu.attribution.explain import resolve_cells
+from climemu.attribution.cells import resolve_cells
 from climemu.attribution.faithfulness import (Remover, deletion_auc, deletion_curve, faithfulness_correlation,
                                               faithfulness_measures, faithfulness_study, impute, unit_ids,
-                                              mean_rank, unit_sums)
+                                              unit_sums)
+from climemu.attribution.ranking import mean_rank
 from climemu.attribution.methods import attribute
 from climemu.attribution.sanity import cascade, rank_agreement
 from climemu.config import CellSpec

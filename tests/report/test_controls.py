@@ -1,27 +1,46 @@
 """Positive and negative controls for the report's rules (docs/measures.md, "Controls").
 
-The exact contributions of the synthetic source are measured like a method's heatmaps
-(:func:`climemu.attribution.controls.truth_measures`) and decided by the report's rules
-(:mod:`climemu.report.rules`) with the committed ``report`` params. At the generator's defaults
-every planted property must be found where it is planted; with each property switched off in
-the generator, it must not be found: a rule that gives both settings the same verdict decides
-nothing.
+The exact contributions of the synthetic source go through the pipeline's own path: the fetch
+stage's generator, smoothing (none: the exact setting) and windows, the explain stage's group
+sums (the truth is explained beside a method, :func:`climemu.attribution.explain.explain_group`),
+the aggregate stage's measures and the report's rules (:mod:`climemu.report.rules`), with the
+committed ``report`` params. At the generator's defaults every planted property must be found
+where it is planted; with each property switched off in the generator, it must not be found: a
+rule that gives both settings the same verdict decides nothing.
 """
 
 from functools import lru_cache
 
-import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from climemu.attribution.controls import truth_measures
-from climemu.attribution.explain import resolve_cells
+from climemu.attribution import aggregate
+from climemu.attribution.cells import resolve_cells
+from climemu.attribution.explain import explain_group
 from climemu.core.grid import box_mask, cell_centres
+from climemu.data.smooth import smooth
+from climemu.data.window import WindowedData, build_windows
 from climemu.report import rules
-from climemu.truth.identifiability import simulate_box
+from climemu.truth.loader import truth_of
+from climemu.truth.synthetic import generate
 from tests.helpers import params
 
-YEARS = 30          # 360 months: 32 input windows, 3 years apart where they can be
-N_SAMPLES = 32
+N_SAMPLES = 32      # group samples, the training windows ...
+STRIDE = 10         # ... 10 months apart (nearly independent, as the 3-year spacing used before)
+YEARS = 42          # 504 months: the 32 windows, one validation and one test window, and the gaps
+
+
+class Zero(nn.Module):
+    """A network that predicts nothing: the controls need the truth's sums, not a network's."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, kernel_size=1, bias=False)
+        nn.init.zeros_(self.conv.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:   # (B, 36, H, W) -> (B, 1, H, W)
+        return self.conv(x[:, -1:])
 
 
 def _switched_off(name: str):
@@ -47,22 +66,23 @@ def _switched_off(name: str):
 @lru_cache(maxsize=None)
 def measured(name: str) -> tuple[dict, dict]:
     p, syn = _switched_off(name)
-    model, anom = simulate_box(syn, p.data.box, p.data.resolution, YEARS)   # the generator's own code
-    lat, lon = anom.lat.values, anom.lon.values
-    field = np.nan_to_num(anom.values)                                     # (360 months, lat, lon), 0 on land
-    months = p.window.input_months
-    starts = np.linspace(0, len(field) - months, N_SAMPLES).astype(int)
-    x = np.stack([field[s:s + months] for s in starts])                    # (B, 36, lat, lon)
-    cells = {c.name: (c.i, c.j) for c in resolve_cells(p.explain.group_cells, lat, lon, model.ocean)}
-    m = truth_measures(model, x, cells, lat, lon, p.lead, p.explain.truth_leads, syn.source_box)
-    inside = box_mask(lat, lon, syn.target_box).values
-    linked = [name for name, (i, j) in cells.items() if inside[i, j]]
+    syn = syn.model_copy(update={"seasonal_cycle": False})                 # the exact setting
+    raw = generate(syn, p.data.box, p.data.resolution, [401, 400 + YEARS])  # the fetch stage's generator
+    truth = truth_of(raw)
+    smoothed = smooth(raw, 1)
+    window = p.window.model_copy(update={"n_train": N_SAMPLES, "n_val": 1, "n_test": 1, "stride": STRIDE})
+    data = WindowedData(smoothed, build_windows(smoothed, window, p.lead))
+    cells = resolve_cells(p.explain.group_cells, data.lat, data.lon, data.ocean)
+    explain = p.explain.model_copy(update={"max_samples": N_SAMPLES, "batch_size": 8})
+    group, _ = explain_group(Zero(), data, explain, cells, source_box=truth.source_box,
+                             truth=lambda c, lead=p.lead: truth.coefficients((c.i, c.j), lead, data.input_months))
+    m = aggregate.measures(group, truth.source_box)["truth"]
     cfg = p.report
     verdicts = {
         "local": rules.local(m["cells"], cfg.local_km),
         "reach": rules.reach_by_cell(m["by_lead"], cfg.reach_ratio_min, cfg.reach_share_min),
         "location": rules.location_dependent(m["curve_spread"], cfg.spread_max),
-        "teleconnection": rules.teleconnection(m["cells"], linked, cfg.tele_share_min),
+        "teleconnection": rules.teleconnection(m["cells"], truth.linked(cells), cfg.tele_share_min),
     }
     return m, verdicts
 

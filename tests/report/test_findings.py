@@ -22,7 +22,8 @@ def _by_lead(early_x: dict[int, float]):
                         "curve_spread": 0.2} for lead, v in early_x.items()}
 
 
-AGGREGATE = {"method": "deeplift", "n_samples": 8,
+# x lies in the planted link's target box (the aggregate stage writes the cells it resolved there)
+AGGREGATE = {"method": "deeplift", "n_samples": 8, "linked_cells": ["x"],
              "attribution": {"cells": _cells(300.0, 900.0, 0.18, 1e-10, early=0.3), "curve_spread": 0.006},
              "truth": {"cells": _cells(120.0, 220.0, 0.57, 0.05, early=0.05), "curve_spread": 0.019,
                        "by_lead": _by_lead({1: 0.05, 9: 0.18})}}
@@ -120,9 +121,7 @@ def test_exact_setting(smooth, seasonal, exact):
 
 
 def test_render_holds_every_section():
-    # x lies in the planted link's target box (55.5 N, 27.5 W), y outside it
-    params = helpers.params({"explain": {"group_cells": [{"name": "x", "lat": 55.5, "lon": -27.5},
-                                                         {"name": "y", "lat": 40.5, "lon": -45.5}]}})
+    params = helpers.params()
     basin = {"n_cells": 24, "attributions": 384, "curve_spread": 0.01, "curve_spread_noise": 0.008,
              "curve_spread_excess": 0.006, "share_month_minus1": {"p10": 0.11, "median": 0.16, "p90": 0.22},
              "truth": {"curve_spread": 0.3, "curve_spread_noise": 0.001}}

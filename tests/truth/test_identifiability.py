@@ -46,7 +46,7 @@ def test_neighbourhood_features_see_the_right_months_and_cells():
     ocean = np.ones((3, 3), bool)
     ocean[0, 0] = False
     anom[:, ~ocean] = np.nan
-    X, y = neighbourhood_features(anom, ocean, cell=(1, 1), radius=1, months=2, lead=3)
+    X, y = neighbourhood_features(anom, ocean, cell=(1, 1), radius=1, months=2, lead=3, input_months=36)
     # samples r = 36 .. 40 - 3 = 37: inputs r-2, r-1; target at r - 1 + 3
     assert X.shape == (2, 2 * 8) and y.shape == (2,)
     cells = [1, 2, 10, 11, 12, 20, 21, 22]               # ocean cells in C order, (0, 0) is land
@@ -54,7 +54,7 @@ def test_neighbourhood_features_see_the_right_months_and_cells():
     np.testing.assert_array_equal(X[1], [3500 + c for c in cells] + [3600 + c for c in cells])
     np.testing.assert_array_equal(y, [100 * 38 + 11, 100 * 39 + 11])
     # the square is clipped at the grid's edge
-    X0, _ = neighbourhood_features(anom, ocean, cell=(2, 2), radius=1, months=1, lead=1)
+    X0, _ = neighbourhood_features(anom, ocean, cell=(2, 2), radius=1, months=1, lead=1, input_months=36)
     np.testing.assert_array_equal(X0[0], [3500 + c for c in (11, 12, 21, 22)])
 
 
@@ -103,7 +103,8 @@ def test_least_squares_recovers_the_exact_coefficients_at_the_defaults():
     # 1/sqrt(years), and fewer years would fall short of correlation_min (6000 years: 0.974).
     cfg = section("identify")
     syn = section("data.synthetic")
-    r = least_squares_recovery(syn, cfg.ols.box, section("data").resolution, cfg.ols.years)
+    r = least_squares_recovery(syn, cfg.ols.box, section("data").resolution, cfg.ols.years,
+                               section("window").input_months)
     assert r["n_features"] == 9 * syn.order                               # 3 x 3 ocean cells
     assert r["correlation"] >= cfg.ols.correlation_min, r
     assert r["max_error_ratio"] <= cfg.ols.error_max, r
@@ -113,7 +114,8 @@ def _box_conditioning(syn, years: int) -> dict:
     cfg = section("identify")
     model, anom = simulate_box(syn, cfg.ols.box, section("data").resolution, years)
     i, j = cell_index(anom["lat"].values, anom["lon"].values, model.ocean, cfg.cell.lat, cfg.cell.lon)
-    X, _ = neighbourhood_features(anom.values, model.ocean, (i, j), cfg.radius_cells, cfg.months, 1)
+    X, _ = neighbourhood_features(anom.values, model.ocean, (i, j), cfg.radius_cells, cfg.months, 1,
+                                  section("window").input_months)
     return conditioning(X)
 
 

@@ -10,15 +10,21 @@ Each map measure comes in three variants (docs/measures.md, "Identifiable varian
 paper's |.| one under the existing keys, and ``variants: {"signed": ..., "block": ...}`` beside
 it, with the small-scale share; the contribution table marks its rows with ``variant``
 (``abs``, ``signed``, ``block``).
+
+Where the explained cell is, every stage that explains one writes with :func:`~.cells.cell_coords`
+and this module reads with :func:`~.cells.cell_index`; the variants' measures of one cell are
+assembled here once (:func:`variant_measures`: aggregate.json and score.json).
 """
 
 from __future__ import annotations
+
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from climemu.truth.agreement import quartiles
+from climemu.attribution.cells import cell_index
 from climemu.attribution.heatmaps import LAT, LON
 from climemu.attribution.measures import (block_cell, curve_spread, efolding_month,
                                           group_monthly_contribution, map_measures,
@@ -81,21 +87,26 @@ def contribution_table(group: xr.Dataset, lead: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def cell_variants(group: xr.Dataset, name, cell: tuple[int, int], source_box: Box | None,
-                  truth: bool = False) -> dict:
-    """``small_scale_share`` and ``variants`` (signed, block) of one cell, as aggregate.json holds them."""
-    prefix = "truth_" if truth else ""
-    g = group.sel(cell=name)
+def variant_measures(cell: xr.Dataset, source_box: Box | None, prefix: str = "") -> dict:
+    """``{"signed": ..., "block": ...}``: the identifiable variants' measures of one explained cell.
+
+    ``cell``: one cell (and method) of a dataset with the pieces of
+    :meth:`~.group.VariantSums.mean`, named with ``prefix`` (``truth_`` for the truth's), the
+    cell's index (:func:`cell_index`), the ``lat``/``lon`` grid and the ``block_cells`` attr.
+    ``signed``: :func:`~.measures.signed_measures` (its ``source_box_share`` when the signed
+    box sums are held); ``block``: :func:`~.measures.map_measures` of the mean |block sum| map
+    around the cell's block. The one assembler of these: aggregate.json, band.json and
+    score.json all hold what it returns (score a subset).
+    """
     box = None
-    if source_box is not None and f"{prefix}signed_box_inside" in g:
-        box = (g[f"{prefix}signed_box_inside"], g[f"{prefix}signed_box_outside"])
-    signed = signed_measures(g[f"{prefix}signed_curve"], g[f"{prefix}signed_radius50_km"].values,
-                             g[f"{prefix}signed_radius90_km"].values, box)
-    blocks = block_map(group, truth).sel(cell=name)                      # (month, lat, lon)
-    shape = (group.sizes[LAT], group.sizes[LON])
-    block = map_measures(blocks, block_cell(cell, int(group.attrs["block_cells"]), shape), source_box)
-    return {"small_scale_share": float(g[f"{prefix}small_scale_share"]),
-            "variants": {"signed": signed, "block": block}}
+    if source_box is not None and f"{prefix}signed_box_inside" in cell:
+        box = (cell[f"{prefix}signed_box_inside"], cell[f"{prefix}signed_box_outside"])
+    signed = signed_measures(cell[f"{prefix}signed_curve"], cell[f"{prefix}signed_radius50_km"].values,
+                             cell[f"{prefix}signed_radius90_km"].values, box)
+    blocks = cell[f"{prefix}block_absolute"].rename({"block_lat": LAT, "block_lon": LON})   # (month, lat, lon)
+    shape = (cell.sizes[LAT], cell.sizes[LON])
+    at = block_cell(cell_index(cell), int(cell.attrs["block_cells"]), shape)
+    return {"signed": signed, "block": map_measures(blocks, at, source_box)}
 
 
 def truth_by_lead(curves: xr.DataArray) -> dict:
@@ -114,22 +125,22 @@ def truth_by_lead(curves: xr.DataArray) -> dict:
 
 def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
     """Per-cell measures and across-cell spread, flat enough for ``dvc metrics diff``."""
-    lat_idx = {float(v): i for i, v in enumerate(group["lat"].values)}
-    lon_idx = {float(v): j for j, v in enumerate(group["lon"].values)}
     out: dict = {"method": group.attrs["method"], "n_samples": int(group.attrs["n_samples"])}
     has_truth = "truth_absolute" in group
     for is_truth in (False, True) if has_truth else (False,):
         key = "truth" if is_truth else "attribution"
         c = curves(group, is_truth)["all"]
         per_cell = {}
+        prefix = "truth_" if is_truth else ""
         for name in group["cell"].values:
             g = group.sel(cell=name)
-            cell = (lat_idx[float(g["cell_lat"])], lon_idx[float(g["cell_lon"])])
-            absolute = g["truth_absolute" if is_truth else "absolute"]     # (month, lat, lon)
+            absolute = g[f"{prefix}absolute"]                                # (month, lat, lon)
             # The paper's "all" curve (positive + negative means), as the contribution table.
-            per_cell[str(name)] = map_measures(absolute, cell, source_box, curve=c.sel(cell=name))
+            entry = map_measures(absolute, cell_index(g), source_box, curve=c.sel(cell=name))
             if has_variants(group):
-                per_cell[str(name)].update(cell_variants(group, name, cell, source_box, is_truth))
+                entry["small_scale_share"] = float(g[f"{prefix}small_scale_share"])
+                entry["variants"] = variant_measures(g, source_box, prefix)
+            per_cell[str(name)] = entry
         out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
     if "truth_curve_by_lead" in group:
         out["truth"]["by_lead"] = truth_by_lead(group["truth_curve_by_lead"])

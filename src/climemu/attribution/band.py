@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from climemu.attribution.aggregate import measures as aggregate_measures
+from climemu.attribution.cells import cell_coords
 from climemu.attribution.group import GroupSums, VariantSums
 from climemu.core.config import Box
 from climemu.data.window import WindowedData
@@ -99,8 +100,7 @@ def explain_linear(weights: np.ndarray, inputs, cell: tuple[int, int], lat, lon,
     ds = xr.concat([sums.mean()], dim="cell")
     for key, value in xr.concat([variant.mean()], dim="cell").data_vars.items():
         ds[key] = value
-    ds = ds.assign_coords(cell=[name], cell_lat=("cell", [float(lat[cell[0]])]),
-                          cell_lon=("cell", [float(lon[cell[1]])]))
+    ds = ds.assign_coords(cell_coords([name], [cell], lat, lon))
     ds.attrs.update({"method": "linear", "n_samples": len(inputs), "block_cells": block_cells,
                      "small_scale_sigma": sigma})
     return ds

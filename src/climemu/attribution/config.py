@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from climemu.attribution.methods import METHODS
 from climemu.core.config import Box, Strict
+from climemu.core.registry import Names
 
-# A name of the method registry, checked there: the error lists the registered names.
-MethodName = Annotated[str, AfterValidator(METHODS.check)]
+# The attribution methods ``explain.methods`` accepts. Their Captum classes live in
+# ``attribution/methods.py``, whose registry is made over this list and checks at import that it
+# holds the same names: reading the params imports neither torch nor Captum.
+METHOD_NAMES = Names("attribution method", ["deeplift", "integrated_gradients", "guided_backprop",
+                                            "deeplift_shap", "saliency", "input_x_gradient"])
+MethodName = Annotated[str, AfterValidator(METHOD_NAMES.check)]
 
 
 class CellSpec(Strict):
@@ -148,3 +153,47 @@ class FaithfulnessConfig(Strict):
         if any(not 0 < v <= 1 for v in q) or any(b <= a for a, b in zip(q, q[1:])):
             raise ValueError(f"fractions must increase strictly within (0, 1]; got {q}")
         return self
+
+
+# Checks across sections: each takes the params (the whole file's, or a stage's view that
+# declares both sides) and raises ValueError naming both keys.
+
+def cells_in_data_box(p) -> None:
+    """Every explained cell lies inside ``data.box``."""
+    box = p.data.box
+    for key in ("instance_cells", "group_cells"):
+        for i, c in enumerate(getattr(p.explain, key)):
+            if not (box.lat_min <= c.lat <= box.lat_max and box.lon_min <= c.lon <= box.lon_max):
+                raise ValueError(f"explain.{key}.{i} ({c.name}: {c.lat}, {c.lon}) lies outside "
+                                 f"data.box {box.model_dump()}")
+
+
+def ablate_box_in_data_box(p) -> None:
+    """``ablate.box`` lies inside ``data.box`` and holds at least one grid cell centre."""
+    box, inner, resolution = p.data.box, p.ablate.box, p.data.resolution
+    if not box.contains(inner):
+        raise ValueError(f"ablate.box {inner.model_dump()} lies outside data.box {box.model_dump()}")
+
+    def any_centre(lo: float, hi: float, origin: float) -> bool:
+        k = math.ceil((lo - origin) / resolution - 0.5)          # first centre >= lo
+        return origin + (k + 0.5) * resolution <= hi
+
+    if not (any_centre(inner.lat_min, inner.lat_max, box.lat_min)
+            and any_centre(inner.lon_min, inner.lon_max, box.lon_min)):
+        raise ValueError(f"ablate.box {inner.model_dump()} holds no grid cell centre "
+                         f"(cells of {resolution:g} degrees from lat {box.lat_min:g}, "
+                         f"lon {box.lon_min:g}): enlarge it")
+
+
+def sanity_cell_named(p) -> None:
+    """``sanity.cell`` is one of ``explain.group_cells`` (or null: the first)."""
+    names = [c.name for c in p.explain.group_cells]
+    if p.sanity.cell is not None and p.sanity.cell not in names:
+        raise ValueError(f"sanity.cell {p.sanity.cell!r} is not among explain.group_cells {names}")
+
+
+def instance_sample_in_split(p) -> None:
+    """``explain.instance_sample`` is a position in the training split."""
+    if p.explain.instance_sample >= p.window.n_train:
+        raise ValueError(f"explain.instance_sample ({p.explain.instance_sample}) must be below "
+                         f"window.n_train ({p.window.n_train})")

@@ -9,7 +9,7 @@ also scored against the exact contribution (:mod:`climemu.truth.exact`) while it
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -22,36 +22,17 @@ from climemu.attribution.group import GroupSums, VariantSums
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method, method_kwargs
 from climemu.attribution.runner import AttributionRunner
-from climemu.attribution.config import CellSpec, ExplainConfig
+from climemu.attribution.cells import Cell, cell_coords
+from climemu.attribution.config import ExplainConfig
 from climemu.core.config import Box
 from climemu.data.window import WindowedData
 from climemu.core.distributed import all_reduce_sum, gather, world
-from climemu.core.grid import nearest_cell
 from climemu.core.progress import progress
 
 
-@dataclass(frozen=True)
-class Cell:
-    name: str
-    i: int
-    j: int
-    lat: float        # the grid cell's centre, degrees
-    lon: float
-    is_land: bool
-
-
-def resolve_cells(specs: list[CellSpec], lat: np.ndarray, lon: np.ndarray, ocean: np.ndarray) -> list[Cell]:
-    """Nearest grid cells to cells given in degrees; a land cell is allowed (paper's case A)."""
-    cells = []
-    for spec in specs:
-        i, j = nearest_cell(lat, lon, spec.lat, spec.lon)
-        cells.append(Cell(spec.name, i, j, float(lat[i]), float(lon[j]), not bool(ocean[i, j])))
-    return cells
-
-
-def _cell_coords(cells: list[Cell]) -> dict:
-    return {"cell": [c.name for c in cells],
-            "cell_lat": ("cell", [c.lat for c in cells]), "cell_lon": ("cell", [c.lon for c in cells]),
+def _cell_coords(cells: list[Cell], data: WindowedData) -> dict:
+    """Where each cell is (:func:`~.cells.cell_coords`, the one writer) and whether it is land."""
+    return {**cell_coords([c.name for c in cells], [(c.i, c.j) for c in cells], data.lat, data.lon),
             "cell_is_land": ("cell", [c.is_land for c in cells])}
 
 
@@ -98,7 +79,7 @@ def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, c
          "target": (("lat", "lon"), y), "output": (("lat", "lon"), out),
          "ocean": (("lat", "lon"), data.ocean.astype(np.int8))},
         coords={"method": methods, "month": month_labels(x.shape[1]), "lat": data.lat,
-                "lon": data.lon, **_cell_coords(cells),
+                "lon": data.lon, **_cell_coords(cells, data),
                 "target_value": ("cell", [float(y[c.i, c.j]) for c in cells])},
         attrs={"sample": cfg.instance_sample, "split": "train", "lead": data.lead,
                "target_time": str(data.time[data.target_index("train", cfg.instance_sample)]),
@@ -207,7 +188,7 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
         ds[f"mean_{k}"] = (("lat", "lon"), v / n)
     ds["mean_error"] = ds["mean_output"] - ds["mean_target"]
     ds["ocean"] = (("lat", "lon"), data.ocean.astype(np.int8))
-    ds = ds.assign_coords(_cell_coords(cells))
+    ds = ds.assign_coords(_cell_coords(cells, data))
     ds.attrs.update({"method": method, "n_samples": n, "split": "train", "lead": data.lead})
     stats = {"group_seconds": seconds, "group_attributions": n * len(cells),
              "attributions_per_second": n * len(cells) / seconds, "processes": world()}
@@ -215,3 +196,40 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
         stats.update({"relative_delta_median": float(np.median(rel_deltas)),
                       "relative_delta_max": float(np.max(rel_deltas))})
     return ds, stats
+
+
+def _batches(samples, batch_size: int) -> Iterable[torch.Tensor]:
+    """Batches ``(b, 36, H, W)`` from an array ``(N, 36, H, W)`` or an iterable of batches.
+
+    An iterable may yield tensors/arrays or tuples whose first element is the input (a
+    DataLoader over (input, target) pairs).
+    """
+    if isinstance(samples, (torch.Tensor, np.ndarray, xr.DataArray)):
+        values = samples.values if isinstance(samples, xr.DataArray) else samples
+        for start in range(0, values.shape[0], batch_size):
+            yield torch.as_tensor(values[start:start + batch_size], dtype=torch.float32)
+        return
+    for batch in samples:
+        if isinstance(batch, (tuple, list)):
+            batch = batch[0]
+        yield torch.as_tensor(batch, dtype=torch.float32)
+
+
+def group_explanation(model: nn.Module, method: str, samples, cell: tuple[int, int], *,
+                      batch_size: int = 16, lat=None, lon=None, **attribute_kwargs) -> GroupSums:
+    """Explain ``cell`` for every sample, batch by batch, keeping only the running sums.
+
+    ``samples``: ``(N, 36, H, W)`` tensor/array, or an iterable of batches. Extra keyword
+    arguments go to :func:`~.methods.attribute` (``baselines``, ``n_steps``, ...).
+    Call ``.mean()`` on the result for the mean maps. The plain reference for one cell; the explain
+    stage's :func:`explain_group` does the same for many cells from one forward pass.
+    """
+    if attribute_kwargs.get("return_delta"):
+        raise ValueError("group_explanation keeps only heatmap sums; check completeness with "
+                         "attribute(..., return_delta=True) on a few samples")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    sums = GroupSums(lat=lat, lon=lon)
+    for batch in _batches(samples, batch_size):
+        sums.update(attribute(model, method, batch, cell, **attribute_kwargs))
+    return sums

@@ -32,13 +32,13 @@ from typing import Callable
 import numpy as np
 import torch
 import xarray as xr
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import spearmanr
 from torch import nn
 
 from climemu.attribution.frozen import frozen_eval
+from climemu.attribution.ranking import mean_rank
 from climemu.attribution.runner import AttributionRunner
 from climemu.data.window import WindowedData
-from climemu.core.progress import progress
 
 SCALES = ("cell", "block")
 BASELINES = ("zero", "impute")
@@ -349,17 +349,6 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None) -> dict:
     mean = mean_rank(values, kept)
     out["overall"] = {"measures": kept, "mean_rank": mean, "ranking": sorted(mean, key=mean.get)}
     return out
-
-
-def mean_rank(values: dict[str, dict[str, float]], measures: list[str]) -> dict[str, float]:
-    """Per method, its mean rank (1 = most faithful) over ``measures``, keys of ``values``
-    (measure -> method -> value, larger is more faithful; NaN last). Ties share their mean
-    rank: deeplift_shap with zero baselines is deeplift. Empty without measures."""
-    if not measures:
-        return {}
-    methods = list(values[measures[0]])
-    ranked = [rankdata([-np.nan_to_num(values[k][m], nan=-np.inf) for m in methods]) for k in measures]
-    return {m: float(np.mean([r[i] for r in ranked])) for i, m in enumerate(methods)}
 
 
 def _agreement(score: dict, scale: str) -> dict[str, float]:

@@ -10,22 +10,18 @@ number of samples. Sums are float64 so that adding thousands of float32 maps los
 :class:`VariantSums`, kept beside :class:`GroupSums`, accumulates what the identifiable variants
 of the measures need (docs/measures.md, "Identifiable variants"): the mean signed curve, the
 mean |block sum| map, the small-scale share, and each sample's signed radii (a few floats per
-sample, kept because their group value is a median).
+sample, kept because their group value is a median). It is the one accumulator of those pieces:
+the explain, band and score stages all feed it, so the three measure the same thing the same way.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
-import torch
 import xarray as xr
-from torch import nn
 
 from climemu.attribution.heatmaps import LAT, LON, MONTH, SAMPLE, as_heatmaps, month_labels, to_numpy
 from climemu.attribution.measures import (block_sum, signed_box_sums, signed_curve, signed_radius,
                                           small_scale_share)
-from climemu.attribution.methods import attribute
 from climemu.core.config import Box
 from climemu.core.distributed import all_reduce_sum, gather
 
@@ -107,16 +103,18 @@ class VariantSums:
     Per batch of heatmaps ``(B, 36, H, W)``: the sum over samples of the signed curve
     ``|sum over cells|`` (36,), of ``|block_sum|`` (36, H // block, W // block), of the
     small-scale share and, given ``source_box``, of the two signed box sums; and each sample's
-    signed radius holding 50% and 90% (km). :meth:`all_reduce` adds the sums over torchrun
-    processes and gathers the per-sample radii in rank order (sample order under
-    :func:`~climemu.core.distributed.shard`). Allocated at once, so a process that received no
-    samples contributes zeros.
+    signed radius holding 50% and 90% (km), in the order the samples came. ``sigma=None`` skips
+    the small-scale share (its Gaussian filter is the costliest piece, and the score stage does
+    not report it). :meth:`all_reduce` adds the sums over torchrun processes and gathers the
+    per-sample radii in rank order (sample order under :func:`~climemu.core.distributed.shard`).
+    Allocated at once, so a process that received no samples contributes zeros.
     """
 
-    def __init__(self, lat, lon, cell: tuple[int, int], block: int, sigma: float,
+    def __init__(self, lat, lon, cell: tuple[int, int], block: int, sigma: float | None,
                  months: int = 36, source_box: Box | None = None):
         self.lat, self.lon = np.asarray(lat, dtype=float), np.asarray(lon, dtype=float)
-        self.cell, self.block, self.sigma, self.source_box = tuple(cell), int(block), float(sigma), source_box
+        self.cell, self.block, self.source_box = tuple(cell), int(block), source_box
+        self.sigma = None if sigma is None else float(sigma)
         shape = (months, self.lat.size, self.lon.size)
         self.months = months
         empty = block_sum(as_heatmaps(np.zeros(shape), self.lat, self.lon), self.block)
@@ -138,8 +136,9 @@ class VariantSums:
         a = as_heatmaps(values, self.lat, self.lon)
         self.curve += signed_curve(a).sum(SAMPLE).values
         self.block_absolute += np.abs(block_sum(a, self.block)).sum(SAMPLE).values
-        share = small_scale_share(a, self.sigma).values                    # (B,), NaN for a zero map
-        self.small_scale += [np.nansum(share), np.isfinite(share).sum()]
+        if self.sigma is not None:
+            share = small_scale_share(a, self.sigma).values                # (B,), NaN for a zero map
+            self.small_scale += [np.nansum(share), np.isfinite(share).sum()]
         if self.source_box is not None:
             inside, outside = signed_box_sums(a, self.source_box)
             self.box += [float(inside.sum()), float(outside.sum())]
@@ -159,8 +158,8 @@ class VariantSums:
     def mean(self) -> xr.Dataset:
         """``signed_curve`` (month), ``block_absolute`` (month, block_lat, block_lon),
         ``signed_radius50_km`` / ``signed_radius90_km`` (sample), ``small_scale_share`` (over the
-        samples whose map is not all zero) and, with
-        a source box, ``signed_box_inside`` / ``signed_box_outside`` (means over samples)."""
+        samples whose map is not all zero; only with a ``sigma``) and, with a source box,
+        ``signed_box_inside`` / ``signed_box_outside`` (means over samples)."""
         if self.count == 0:
             raise ValueError("no heatmaps were added; the mean of zero samples is undefined")
         n = self.count
@@ -168,49 +167,15 @@ class VariantSums:
             {"signed_curve": (MONTH, self.curve / n),
              "block_absolute": ((MONTH, "block_lat", "block_lon"), self.block_absolute / n),
              "signed_radius50_km": (SAMPLE, np.asarray(self.radius50, dtype=float)),
-             "signed_radius90_km": (SAMPLE, np.asarray(self.radius90, dtype=float)),
-             "small_scale_share": ((), float(self.small_scale[0] / self.small_scale[1])
-                                   if self.small_scale[1] else float("nan"))},
+             "signed_radius90_km": (SAMPLE, np.asarray(self.radius90, dtype=float))},
             coords={MONTH: month_labels(self.months), "block_lat": self.block_lat,
                     "block_lon": self.block_lon},
-            attrs={"n_samples": n, "block_cells": self.block, "small_scale_sigma": self.sigma})
+            attrs={"n_samples": n, "block_cells": self.block})
+        if self.sigma is not None:
+            ds["small_scale_share"] = ((), float(self.small_scale[0] / self.small_scale[1])
+                                       if self.small_scale[1] else float("nan"))
+            ds.attrs["small_scale_sigma"] = self.sigma
         if self.source_box is not None:
             ds["signed_box_inside"] = ((), self.box[0] / n)
             ds["signed_box_outside"] = ((), self.box[1] / n)
         return ds
-
-
-def _batches(samples, batch_size: int) -> Iterable[torch.Tensor]:
-    """Batches ``(b, 36, H, W)`` from an array ``(N, 36, H, W)`` or an iterable of batches.
-
-    An iterable may yield tensors/arrays or tuples whose first element is the input (a
-    DataLoader over (input, target) pairs).
-    """
-    if isinstance(samples, (torch.Tensor, np.ndarray, xr.DataArray)):
-        values = samples.values if isinstance(samples, xr.DataArray) else samples
-        for start in range(0, values.shape[0], batch_size):
-            yield torch.as_tensor(values[start:start + batch_size], dtype=torch.float32)
-        return
-    for batch in samples:
-        if isinstance(batch, (tuple, list)):
-            batch = batch[0]
-        yield torch.as_tensor(batch, dtype=torch.float32)
-
-
-def group_explanation(model: nn.Module, method: str, samples, cell: tuple[int, int], *,
-                      batch_size: int = 16, lat=None, lon=None, **attribute_kwargs) -> GroupSums:
-    """Explain ``cell`` for every sample, batch by batch, keeping only the running sums.
-
-    ``samples``: ``(N, 36, H, W)`` tensor/array, or an iterable of batches. Extra keyword
-    arguments go to :func:`~.methods.attribute` (``baselines``, ``n_steps``, ...).
-    Call ``.mean()`` on the result for the mean maps.
-    """
-    if attribute_kwargs.get("return_delta"):
-        raise ValueError("group_explanation keeps only heatmap sums; check completeness with "
-                         "attribute(..., return_delta=True) on a few samples")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    sums = GroupSums(lat=lat, lon=lon)
-    for batch in _batches(samples, batch_size):
-        sums.update(attribute(model, method, batch, cell, **attribute_kwargs))
-    return sums

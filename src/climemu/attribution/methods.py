@@ -12,8 +12,9 @@ network reduced to one output cell, ``(B, months, H, W) -> (B,)``) whose ``attri
 
     register_method("mymethod", Method(MyMethod, uses_baselines=False, has_delta=False))
 
-``explain.methods`` and ``explain.group_method`` accept exactly the names registered here. This
-module imports no configuration, so ``attribution/config.py`` can read the registry.
+``explain.methods`` and ``explain.group_method`` accept exactly the names registered here; the
+built-in names are listed in ``METHOD_NAMES`` (``attribution/config.py``), so that reading the
+params imports no Captum, and this registry refuses to load when the two differ.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from captum.attr import (DeepLift, DeepLiftShap, GuidedBackprop, InputXGradient,
                          IntegratedGradients, Saliency)
 from torch import nn
 
+from climemu.attribution.config import METHOD_NAMES
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.pixel import PixelOutput, check_cell
 from climemu.core.registry import Registry
@@ -40,7 +42,7 @@ class Method:
     has_delta: bool        # Captum returns a per-sample convergence delta we expose
 
 
-METHODS: Registry[Method] = Registry("attribution method", {
+METHODS: Registry[Method] = Registry(METHOD_NAMES, {
     "deeplift": Method(DeepLift, uses_baselines=True, has_delta=True),
     "integrated_gradients": Method(IntegratedGradients, uses_baselines=True, has_delta=True),
     "guided_backprop": Method(GuidedBackprop, uses_baselines=False, has_delta=False),

@@ -25,6 +25,7 @@ import xarray as xr
 from torch import nn
 
 from climemu.truth.agreement import spearman_rows
+from climemu.attribution.cells import cell_coords, cell_index
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import map_measures
 from climemu.attribution.runner import AttributionRunner
@@ -96,10 +97,11 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
                  channels_last: bool = True) -> xr.Dataset:
     """Rank correlations trained vs cascade step, per method, and the randomised network's maps.
 
-    ``cell``: a :class:`~.study.Cell`. Returns ``spearman`` and ``spearman_abs`` ``(method, step,
+    ``cell``: a :class:`~.cells.Cell`. Returns ``spearman`` and ``spearman_abs`` ``(method, step,
     sample)`` (step = the block down to which the network is re-initialised, output first) and
     the mean |heatmap| ``(method, network, month, lat, lon)`` of the ``trained`` and the fully
-    ``randomised`` network.
+    ``randomised`` network. The cell: scalar coords ``cell``, ``cell_i``, ``cell_j``, ``cell_lat``,
+    ``cell_lon`` (:func:`~.aggregate.cell_coords`), as one cell of score's or explain's results.
     """
     positions = np.arange(min(n_samples, data.n_samples("train")))
     ij = (cell.i, cell.j)
@@ -124,16 +126,18 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
             bar.update()
     bar.close()
     seconds = time.perf_counter() - start
-    return xr.Dataset(
+    ds = xr.Dataset(
         {"spearman": (("method", "step", "sample"), signed),
          "spearman_abs": (("method", "step", "sample"), absolute),
          "absolute": (("method", "network", MONTH, LAT, LON), mean_abs),
          "ocean": ((LAT, LON), data.ocean)},
         coords={"method": list(methods), "step": steps, "network": ["trained", "randomised"],
-                MONTH: month_labels(n_m), LAT: data.lat, LON: data.lon},
-        attrs={"cell": cell.name, "cell_i": cell.i, "cell_j": cell.j, "cell_lat": cell.lat,
-               "cell_lon": cell.lon, "n_samples": len(positions), "lead": data.lead, "seed": seed,
+                MONTH: month_labels(n_m), LAT: data.lat, LON: data.lon,
+                **cell_coords([cell.name], [ij], data.lat, data.lon)},
+        # attrs "cell" (the name, also the coord): read by report.figures_checks.fig_sanity.
+        attrs={"cell": cell.name, "n_samples": len(positions), "lead": data.lead, "seed": seed,
                "seconds": seconds, "steps": "blocks re-initialised from the output down to this one"})
+    return ds.isel(cell=0)                                  # one cell: its coords become scalars
 
 
 def sanity_measures(ds: xr.Dataset) -> dict:
@@ -142,8 +146,8 @@ def sanity_measures(ds: xr.Dataset) -> dict:
     ``trained`` / ``randomised``: the map measures (:func:`~.measures.map_measures`) of the mean
     |heatmap| of the trained and of the fully re-initialised network, on the same samples.
     """
-    cell = (int(ds.attrs["cell_i"]), int(ds.attrs["cell_j"]))
-    out: dict = {"cell": ds.attrs["cell"], "n_samples": int(ds.attrs["n_samples"]), "lead": int(ds.attrs["lead"]),
+    cell = cell_index(ds)
+    out: dict = {"cell": str(ds["cell"].item()), "n_samples": int(ds.attrs["n_samples"]), "lead": int(ds.attrs["lead"]),
                  "seconds": round(float(ds.attrs["seconds"]), 2), "steps": list(map(str, ds["step"].values))}
     for method in ds["method"].values:
         entry: dict = {}

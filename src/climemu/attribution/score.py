@@ -27,9 +27,11 @@ import xarray as xr
 from torch import nn
 
 from climemu.truth.agreement import correlations, pearson_rows, quartiles
+from climemu.attribution.aggregate import variant_measures
+from climemu.attribution.cells import cell_coords, cell_index
+from climemu.attribution.group import GroupSums, VariantSums
 from climemu.attribution.heatmaps import LAT, LON, MONTH, as_heatmaps, month_labels
-from climemu.attribution.measures import (block_cell, block_sum, map_measures, normalised_curve,
-                                          share_of_last_month, signed_curve, signed_radius)
+from climemu.attribution.measures import block_sum, map_measures, normalised_curve
 from climemu.attribution.runner import AttributionRunner
 from climemu.core.config import Box
 from climemu.data.window import WindowedData
@@ -43,17 +45,20 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
                   channels_last: bool = True, *, block_cells: int) -> xr.Dataset:
     """Heatmaps of the first ``n_samples`` training samples, per method and cell, against the truth.
 
-    ``cells``: :class:`~.study.Cell` objects; ``coefficients[cell.name]``: ``(36, H, W)`` truth
+    ``cells``: :class:`~.cells.Cell` objects; ``coefficients[cell.name]``: ``(36, H, W)`` truth
     coefficients (:func:`climemu.truth.exact.coefficients`). Returns the four per-sample correlations
     ``(method, cell, sample)``, the mean |heatmap| ``absolute (method, cell, month, lat, lon)``
     and the truth's ``truth_absolute (cell, month, lat, lon)``, and, for figures, the first
-    sample's heatmap summed over months (``example``, ``truth_example``).
+    sample's heatmap summed over months (``example``, ``truth_example``). Where each cell is:
+    :func:`~.aggregate.cell_coords`.
 
-    The identifiable variants' pieces (docs/measures.md), with ``truth_`` counterparts: the mean
-    signed curve ``signed_curve (method, cell, month)``, each sample's signed 50% radius
-    ``signed_radius50_km (method, cell, sample)``, the mean |block sum| over ``block_cells`` x
-    ``block_cells`` cells ``block_absolute (method, cell, month, block_lat, block_lon)`` and the
-    per-sample Pearson correlation of the block maps with the truth's ``block_pearson``.
+    The identifiable variants' pieces (docs/measures.md), with ``truth_`` counterparts, from the
+    accumulator explain and band use (:class:`~.group.VariantSums`, blocks of ``block_cells`` x
+    ``block_cells`` cells, no small-scale share): the mean signed curve ``signed_curve (method,
+    cell, month)``, each sample's signed radii ``signed_radius50_km``, ``signed_radius90_km
+    (method, cell, sample)``, the mean |block sum| ``block_absolute (method, cell, month,
+    block_lat, block_lon)``; and the per-sample Pearson correlation of the block maps with the
+    truth's, ``block_pearson (method, cell, sample)``.
     """
     # Captum's DeepLift too (fast=False): every method through the same reference implementation.
     runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
@@ -61,20 +66,14 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     n = min(n_samples, data.n_samples("train"))
     shape = data.ocean.shape
     n_m = data.input_months
+    # Per (method or "truth", cell): the |.| sums and the variants' pieces, as explain keeps them.
+    sums = {(m, c.name): GroupSums() for m in [*methods, "truth"] for c in cells}
+    variant = {(m, c.name): VariantSums(data.lat, data.lon, (c.i, c.j), block_cells, None, n_m)
+               for m in [*methods, "truth"] for c in cells}
     scores = {k: np.full((len(methods), len(cells), n), np.nan) for k in SCORES}
-    absolute = np.zeros((len(methods), len(cells), n_m) + shape)           # running sums
-    truth_absolute = np.zeros((len(cells), n_m) + shape)
     example = np.zeros((len(methods), len(cells)) + shape)
     truth_example = np.zeros((len(cells),) + shape)
     support = {c.name: coefficients[c.name] != 0 for c in cells}           # (36, H, W) each
-    grid = as_heatmaps(np.zeros((1, n_m) + shape), data.lat, data.lon)
-    blocks = block_sum(grid, block_cells)                                   # (1, 36, bH, bW) coords
-    curve = np.zeros((len(methods), len(cells), n_m))                       # running sums
-    truth_curve = np.zeros((len(cells), n_m))
-    block_abs = np.zeros((len(methods), len(cells)) + blocks.shape[1:])
-    truth_block_abs = np.zeros((len(cells),) + blocks.shape[1:])
-    radius = np.full((len(methods), len(cells), n), np.nan)
-    truth_radius = np.full((len(cells), n), np.nan)
     block_pearson = np.full((len(methods), len(cells), n), np.nan)
     start = time.perf_counter()
     for positions, x in runner.batches(np.arange(n), batch_size, desc="score"):
@@ -82,24 +81,18 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
         xn = x.numpy()                                                      # (B, 36, H, W)
         for c_idx, c in enumerate(cells):
             true = coefficients[c.name][None] * xn                          # (B, 36, H, W)
-            truth_absolute[c_idx] += np.abs(true).sum(0)
-            true_maps = as_heatmaps(true, data.lat, data.lon)
-            true_blocks = block_sum(true_maps, block_cells)                 # (B, 36, bH, bW)
-            truth_curve[c_idx] += signed_curve(true_maps).sum("sample").values
-            truth_block_abs[c_idx] += np.abs(true_blocks).sum("sample").values
-            truth_radius[c_idx, positions] = signed_radius(true_maps, data.lat, data.lon, (c.i, c.j)).values
+            sums[("truth", c.name)].update(true)
+            variant[("truth", c.name)].update(true)
+            true_blocks = block_sum(as_heatmaps(true), block_cells).values  # (B, 36, bH, bW)
             if first:
                 truth_example[c_idx] = true[0].sum(0)
             for m_idx, method in enumerate(methods):
                 attr = runner.attribute(x, [(c.i, c.j)], method).maps[0]    # (B, 36, H, W)
-                absolute[m_idx, c_idx] += np.abs(attr).sum(0)
-                maps = as_heatmaps(attr, data.lat, data.lon)
-                attr_blocks = block_sum(maps, block_cells)                  # (B, 36, bH, bW)
-                curve[m_idx, c_idx] += signed_curve(maps).sum("sample").values
-                block_abs[m_idx, c_idx] += np.abs(attr_blocks).sum("sample").values
-                radius[m_idx, c_idx, positions] = signed_radius(maps, data.lat, data.lon, (c.i, c.j)).values
+                sums[(method, c.name)].update(attr)
+                variant[(method, c.name)].update(attr)
+                attr_blocks = block_sum(as_heatmaps(attr), block_cells).values   # (B, 36, bH, bW)
                 block_pearson[m_idx, c_idx, positions] = pearson_rows(
-                    attr_blocks.values.reshape(len(positions), -1), true_blocks.values.reshape(len(positions), -1))
+                    attr_blocks.reshape(len(positions), -1), true_blocks.reshape(len(positions), -1))
                 if first:
                     example[m_idx, c_idx] = attr[0].sum(0)
                 p, r = correlations(attr, true, data.ocean)
@@ -108,28 +101,25 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
                 for key, value in zip(SCORES, (p, r, ps, rs)):
                     scores[key][m_idx, c_idx, positions] = value
     seconds = time.perf_counter() - start
+
+    def means(m: str) -> xr.Dataset:
+        """``absolute`` (float32, as before) and the variants' pieces of ``m``, along ``cell``."""
+        per_cell = [xr.merge([sums[(m, c.name)].mean()[["absolute"]].astype(np.float32),
+                              variant[(m, c.name)].mean()], combine_attrs="drop") for c in cells]
+        return xr.concat(per_cell, dim="cell")
+
+    methods_means = xr.concat([means(m) for m in methods], dim="method")   # (method, cell, ...)
+    truth = means("truth")                                                  # (cell, ...)
     dims = ("method", "cell")
-    grid = (MONTH, LAT, LON)
-    block_grid = (MONTH, "block_lat", "block_lon")
     ds = xr.Dataset(
         {**{k: (dims + ("sample",), v) for k, v in scores.items()},
-         "absolute": (dims + grid, (absolute / n).astype(np.float32)),
-         "truth_absolute": (("cell",) + grid, (truth_absolute / n).astype(np.float32)),
+         **methods_means.data_vars, **{f"truth_{k}": v for k, v in truth.data_vars.items()},
          "example": (dims + (LAT, LON), example.astype(np.float32)),
          "truth_example": (("cell", LAT, LON), truth_example.astype(np.float32)),
          "ocean": ((LAT, LON), data.ocean),
-         "signed_curve": (dims + (MONTH,), curve / n),
-         "truth_signed_curve": (("cell", MONTH), truth_curve / n),
-         "signed_radius50_km": (dims + ("sample",), radius),
-         "truth_signed_radius50_km": (("cell", "sample"), truth_radius),
-         "block_absolute": (dims + block_grid, block_abs / n),
-         "truth_block_absolute": (("cell",) + block_grid, truth_block_abs / n),
          "block_pearson": (dims + ("sample",), block_pearson)},
-        coords={"method": list(methods), "cell": [c.name for c in cells], MONTH: month_labels(n_m),
-                LAT: data.lat, LON: data.lon,
-                "block_lat": blocks[LAT].values, "block_lon": blocks[LON].values,
-                "cell_i": ("cell", [c.i for c in cells]), "cell_j": ("cell", [c.j for c in cells]),
-                "cell_lat": ("cell", [c.lat for c in cells]), "cell_lon": ("cell", [c.lon for c in cells])},
+        coords={"method": list(methods), MONTH: month_labels(n_m), LAT: data.lat, LON: data.lon,
+                **cell_coords([c.name for c in cells], [(c.i, c.j) for c in cells], data.lat, data.lon)},
         attrs={"n_samples": n, "split": "train", "lead": data.lead, "seconds": seconds,
                "block_cells": block_cells,
                "attributions": n * len(cells) * len(methods)})
@@ -156,21 +146,20 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
     truth_curves = {}
     for name in cells:
         c = ds.sel(cell=name)
-        ij = (int(c["cell_i"]), int(c["cell_j"]))
-        out["truth"][name] = map_measures(c["truth_absolute"], ij, source_box)
+        t = map_measures(c["truth_absolute"], cell_index(c), source_box)
         truth_curves[name] = normalised_curve(c["truth_absolute"].sum((LAT, LON)))
         if "signed_curve" in ds:
-            out["truth"][name]["variants"] = _variants(ds, c, ij, source_box, "truth_")
+            t["variants"] = _variants(t, c, source_box, "truth_")
+        out["truth"][name] = t
     for method in ds["method"].values:
         entry: dict = {}
         errors = {"radius50_abs_error_km": [], "radius90_abs_error_km": [], "curve_error": []}
         for name in cells:
             c = ds.sel({"cell": name, "method": method})
-            ij = (int(c["cell_i"]), int(c["cell_j"]))
             cell_entry = {}
             for key in SCORES:
                 cell_entry.update(quartiles(c[key].values, key))
-            m = map_measures(c["absolute"], ij, source_box)
+            m = map_measures(c["absolute"], cell_index(c), source_box)
             t = out["truth"][name]
             m["radius50_error_km"] = m["radius50_km"] - t["radius50_km"]
             m["radius90_error_km"] = m["radius90_km"] - t["radius90_km"]
@@ -178,7 +167,7 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
             m["curve_error"] = float(np.abs(curve - truth_curves[name]).sum())
             cell_entry.update(m)
             if "signed_curve" in ds:
-                cell_entry["variants"] = _variant_errors(_variants(ds, c, ij, source_box),
+                cell_entry["variants"] = _variant_errors(_variants(m, c, source_box),
                                                          out["truth"][name]["variants"])
                 cell_entry["variants"]["block"].update(quartiles(c["block_pearson"].values, "pearson"))
             errors["radius50_abs_error_km"].append(abs(m["radius50_error_km"]))
@@ -202,26 +191,23 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
 
 
 VARIANTS = ("abs", "signed", "block")
-VARIANT_ERRORS = ("share_month_minus1_abs_error", "radius50_km_abs_error")
+VARIANT_MEASURES = ("share_month_minus1", "radius50_km")                 # what score compares
+VARIANT_ERRORS = tuple(f"{k}_abs_error" for k in VARIANT_MEASURES)
 
 
-def _variants(ds: xr.Dataset, c: xr.Dataset, ij: tuple[int, int], source_box: Box | None,
-              prefix: str = "") -> dict:
-    """``share_month_minus1`` and ``radius50_km`` of each variant for one cell (and method)."""
-    absolute = map_measures(c[f"{prefix}absolute"], ij, source_box)
-    radii = c[f"{prefix}signed_radius50_km"].values
-    blocks = c[f"{prefix}block_absolute"].rename({"block_lat": LAT, "block_lon": LON})
-    shape = (ds.sizes[LAT], ds.sizes[LON])
-    block = map_measures(blocks, block_cell(ij, int(ds.attrs["block_cells"]), shape), source_box)
-    return {"abs": {k: absolute[k] for k in ("share_month_minus1", "radius50_km")},
-            "signed": {"share_month_minus1": float(share_of_last_month(c[f"{prefix}signed_curve"])),
-                       "radius50_km": float(np.nanmedian(radii)) if np.isfinite(radii).any() else float("nan")},
-            "block": {k: block[k] for k in ("share_month_minus1", "radius50_km")}}
+def _variants(absolute: dict, c: xr.Dataset, source_box: Box | None, prefix: str = "") -> dict:
+    """The :data:`VARIANT_MEASURES` of each variant for one cell (and method).
+
+    ``absolute``: the cell's :func:`~.measures.map_measures` of the mean |heatmap| (the ``abs``
+    variant, computed once by the caller); ``signed`` and ``block`` from the one assembler,
+    :func:`~.aggregate.variant_measures`, so score.json and aggregate.json cannot drift apart.
+    """
+    both = {"abs": absolute, **variant_measures(c, source_box, prefix)}
+    return {v: {k: both[v][k] for k in VARIANT_MEASURES} for v in VARIANTS}
 
 
 def _variant_errors(method: dict, truth: dict) -> dict:
     """Each variant's values with their absolute errors against the truth's same variant."""
     return {variant: {**values,
-                      **{f"{k}_abs_error": abs(values[k] - truth[variant][k])
-                         for k in ("share_month_minus1", "radius50_km")}}
+                      **{f"{k}_abs_error": abs(values[k] - truth[variant][k]) for k in VARIANT_MEASURES}}
             for variant, values in method.items()}

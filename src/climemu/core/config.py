@@ -40,14 +40,15 @@ class Box(Strict):
                 and self.lon_min <= other.lon_min and other.lon_max <= self.lon_max)
 
 
-def _describe(error: ValidationError, source: str) -> str:
+def _describe(error: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> str:
+    """One line per problem, each naming its key (below ``prefix`` when a section was validated alone)."""
     lines = [f"invalid parameters in {source}:"]
     for e in error.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in (*prefix, *e["loc"])) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        quiet = e["type"] in ("extra_forbidden", "missing") or not e["loc"]
+        quiet = e["type"] in ("extra_forbidden", "missing") or isinstance(e.get("input"), dict)
         got = "" if quiet else f" (got {e.get('input')!r})"
         lines.append(f"  {key}: {msg}{got}")
     return "\n".join(lines)

@@ -53,7 +53,7 @@ DVC_FILE = Path("dvc.yaml")     # the pipeline (an input, not an output), relati
 def dvc_stages(dvc_file: str | Path = DVC_FILE) -> dict[str, dict]:
     """Stage name -> definition from ``dvc_file`` (a ``foreach`` stage's template is its ``do``).
 
-    The one reader of dvc.yaml: code deps (core/deps.py), missing inputs (core/errors.py) and the
+    The one reader of dvc.yaml: code deps (tools/deps.py), missing inputs (core/errors.py) and the
     params a run logs (core/tracking.py) all read the stages through it.
     """
     stages = yaml.safe_load(Path(dvc_file).read_text())["stages"]

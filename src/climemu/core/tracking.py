@@ -335,9 +335,9 @@ def _log_model(model: ModelToLog) -> None:
 def stage_params(stage: str, params, dvc_file: str | Path = DVC_FILE) -> dict:
     """The values of the params keys that ``dvc.yaml`` lists for ``stage``: what the stage reads.
 
-    ``params`` is the run's :class:`climemu.config.Params`; keys may be dotted
-    (``explain.methods``). ``dvc.yaml`` is the one list of them, so the run logs exactly the
-    parameters that DVC tracks for the stage.
+    ``params`` is the stage's view (:class:`climemu.core.params.StageParams`) or the whole file's
+    :class:`climemu.config.Params`; keys may be dotted (``explain.methods``). ``dvc.yaml`` is the
+    one list of them, so the run logs exactly the parameters that DVC tracks for the stage.
     """
     try:
         keys = dvc_stages(dvc_file)[stage].get("params", [])
@@ -356,9 +356,13 @@ def stage_params(stage: str, params, dvc_file: str | Path = DVC_FILE) -> dict:
 
 def log_run(stage: str, params, metrics: dict, artifacts: list[str | Path] = (),
             **extra) -> str | None:
-    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with lead and architecture.
+    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with the lead and the
+    architecture where the stage declares them (the parent run holds all of ``params.yaml``).
 
     ``extra``: ``step_metrics``, ``steps`` and ``model`` of :func:`log_stage`.
     """
-    return log_stage(stage, stage_params(stage, params), metrics, artifacts,
-                     tags={"lead": params.lead, "arch": params.model.arch}, **extra)
+    logged = stage_params(stage, params)
+    tags = {tag: logged[key] for tag, key in (("lead", "lead"), ("arch", "model.arch")) if key in logged}
+    if "arch" not in tags and isinstance(logged.get("model"), dict):
+        tags["arch"] = logged["model"]["arch"]
+    return log_stage(stage, logged, metrics, artifacts, tags=tags, **extra)

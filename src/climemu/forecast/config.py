@@ -28,3 +28,10 @@ class EvaluateConfig(Strict):
         if any(m < 1 for m in self.lim_modes):
             raise ValueError(f"lim_modes must be positive (got {self.lim_modes})")
         return self
+
+
+def figure_sample_in_split(p) -> None:
+    """``evaluate.figure_sample`` is a position in the test split (params, or a stage's view)."""
+    if p.evaluate.figure_sample >= p.window.n_test:
+        raise ValueError(f"evaluate.figure_sample ({p.evaluate.figure_sample}) must be below "
+                         f"window.n_test ({p.window.n_test})")

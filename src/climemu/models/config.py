@@ -8,12 +8,16 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator
 
 from climemu.core.config import Strict
-from climemu.models.registry import check_architecture
+from climemu.core.registry import Names
+
+# The architectures ``model.arch`` accepts. Their builders live in ``models/registry.py``, which
+# is made over this list and checks at import that it holds the same names: reading the params
+# imports no network code.
+ARCHITECTURE_NAMES = Names("architecture", ["densenet", "densenet_fnn"])
 
 
 class ModelConfig(Strict):
-    # a name of the registry (climemu.models.registry.ARCHITECTURES), checked there
-    arch: Annotated[str, AfterValidator(check_architecture)]
+    arch: Annotated[str, AfterValidator(ARCHITECTURE_NAMES.check)]
     # Table 1 says nearest, the paper's text bicubic (docs/model.md).
     upsample: Literal["nearest", "bilinear", "bicubic"]
     fnn_channels: int = Field(ge=1)   # densenet_fnn: maps mixed by the bottleneck's Linear

@@ -6,8 +6,8 @@ cascade should re-initialise it block by block), then::
 
     register_architecture("mynet", lambda cfg, grid, months: MyNet(grid, months))
 
-This module imports no configuration (the builder's ``cfg`` is a ``ModelConfig``), so
-``models/config.py`` can read the registry without an import cycle.
+and add its name to ``ARCHITECTURE_NAMES`` in ``models/config.py`` (the list ``model.arch``
+accepts; this registry refuses to load when the two differ).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Callable
 from torch import nn
 
 from climemu.core.registry import Registry
+from climemu.models.config import ARCHITECTURE_NAMES
 from climemu.models.densenet import DenseNet
 from climemu.models.densenet_fnn import DenseNetFNN
 
-# builder(cfg, grid, months) -> the network; cfg is the ``model`` section (``ModelConfig``, which
-# imports this registry to check names, so it is not imported here).
+# builder(cfg, grid, months) -> the network; cfg is the ``model`` section (``ModelConfig``).
 Builder = Callable[[object, tuple[int, int], int], nn.Module]
 
-ARCHITECTURES: Registry[Builder] = Registry("architecture", {
+ARCHITECTURES: Registry[Builder] = Registry(ARCHITECTURE_NAMES, {
     "densenet": lambda cfg, grid, months: DenseNet(grid, months, cfg.upsample, cfg.skip),
     "densenet_fnn": lambda cfg, grid, months: DenseNetFNN(grid, months, cfg.upsample,
                                                              cfg.fnn_channels, cfg.skip),

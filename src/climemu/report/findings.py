@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from climemu.attribution.faithfulness import mean_rank
+from climemu.attribution.ranking import mean_rank
 from climemu.report import rules
 from climemu.report.band import band_table
 
@@ -220,12 +220,10 @@ def claim_teleconnection(aggregate: dict, ablate: dict, ratio_max: float, linked
     return claim
 
 
-def linked_cells(params, aggregate: dict) -> list[str]:
-    """Group cells inside the planted link's target box (by their coordinates, in degrees)."""
-    box = params.data.synthetic.target_box
-    return [c.name for c in params.explain.group_cells
-            if box.lat_min <= c.lat <= box.lat_max and box.lon_min <= c.lon <= box.lon_max
-            and c.name in aggregate["attribution"]["cells"]]
+def linked_cells(aggregate: dict) -> list[str]:
+    """Group cells inside the planted link's target box, as the aggregate stage resolved them on the
+    grid (``linked_cells`` of metrics/aggregate.json, :meth:`climemu.truth.loader.Truth.linked`)."""
+    return [c for c in aggregate.get("linked_cells", []) if c in aggregate["attribution"]["cells"]]
 
 
 def _yes(flag, yes: str, no: str) -> str:
@@ -239,7 +237,7 @@ def controls(params, aggregate: dict, score: dict | None, basin: dict | None) ->
     if not truth or params.data.source != "synthetic":
         return ""
     cfg, syn = params.report, params.data.synthetic
-    linked = linked_cells(params, aggregate)
+    linked = linked_cells(aggregate)
     method = aggregate["method"]
     net = aggregate["attribution"]["cells"]
     methods = [m for m, v in (score or {}).items() if isinstance(v, dict) and "all" in v]
@@ -320,18 +318,20 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
     """Every method against the truth (score.json, all cells pooled)."""
     methods = [k for k, v in score.items() if isinstance(v, dict) and "all" in v]
     truth = score["truth"]
-    linked = max(truth, key=lambda c: truth[c].get("source_box_share", 0.0))
+    # The source-box share at the target-box cell the aggregate stage resolved (the one definition).
+    linked = next((c for c in (linked_cells(aggregate) if aggregate else []) if c in truth), None)
+    share = lambda cells: _pct(cells[linked].get("source_box_share", float("nan"))) if linked else "n/a"  # noqa: E731
     rows = ["| method | Pearson median [q25, q75] | Spearman | Pearson, support | Spearman, support "
             "| mean abs. r50 error | mean abs. r90 error | curve error | source-box share "
-            f"({linked}; truth {_pct(truth[linked].get('source_box_share', float('nan')))}) |",
+            f"({linked or 'no target-box cell'}; truth {share(truth)}) |",
             "|---|---|---|---|---|---|---|---|---|"]
     for m in methods:
-        a, c = score[m]["all"], score[m][linked]
+        a = score[m]["all"]
         rows.append(f"| {m} | {a['pearson_median']:.2f} [{a['pearson_q25']:.2f}, {a['pearson_q75']:.2f}] "
                     f"| {a['spearman_median']:.2f} | {a['pearson_support_median']:.2f} "
                     f"| {a['spearman_support_median']:.2f} | {_km(a['radius50_abs_error_km'])} "
                     f"| {_km(a['radius90_abs_error_km'])} | {a['curve_error']:.2f} "
-                    f"| {_pct(c.get('source_box_share', float('nan')))} |")
+                    f"| {share(score[m])} |")
     support = {m: score[m]["all"]["pearson_support_median"] for m in methods}
     best, worst = max(support, key=support.get), min(support, key=support.get)
     close = [m for m in methods if m != best and support[best] - support[m] < 0.01]
@@ -445,8 +445,8 @@ def ceiling(skill: dict, exact: bool) -> str:
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
            skill: dict, basin: dict | None = None, band: dict | None = None,
            faithfulness: dict | None = None) -> str:
-    """reports/findings.md for the current run; ``params`` is the run's :class:`climemu.config.Params`
-    (passed in by the stage: the report layer does not import the top-level configuration)."""
+    """reports/findings.md for the current run; ``params`` is the report stage's view of the params
+    (:class:`climemu.core.params.StageParams`: the keys its dvc.yaml stage declares)."""
     cfg = params.report
     exact = exact_setting(params)
     setting = (f"smoothing {params.smooth.months} month(s), seasonal cycle "
@@ -458,7 +458,7 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
                    "**no ground truth**; the claims rest on the network's numbers alone")
     claims = [claim_locality(aggregate, sanity, cfg.local_km), claim_reach(aggregate, sanity, params.lead),
               claim_location(aggregate, cfg.spread_max, basin), claim_teleconnection(aggregate, ablate, cfg.response_ratio_max,
-                                   linked_cells(params, aggregate) if params.data.source == "synthetic" else [])]
+                                   linked_cells(aggregate) if params.data.source == "synthetic" else [])]
     summary = ["| finding | this run |", "|---|---|"] + [f"| {c.title.split(': ', 1)[1]} | {c.short} |" for c in claims]
     parts = [f"# The paper's findings, tested: lead {params.lead}, `{params.model.arch}`", "",
              "Written by the `report` stage from `metrics/*.json` of this run; every number and verdict below "

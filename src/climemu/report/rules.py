@@ -3,7 +3,7 @@
 Each rule reads measures in the schema of ``metrics/aggregate.json`` (per cell
 :data:`~climemu.attribution.measures.MAP_MEASURES`) and returns whether the property is present.
 The same rule decides for the network's heatmaps and for the exact contributions of the
-synthetic source (:mod:`climemu.attribution.controls`): a rule that gives the same verdict on
+synthetic source (the ``truth`` entries of the same metrics): a rule that gives the same verdict on
 the truth with the property planted and switched off cannot decide anything, and the controls
 test (tests/report/test_controls.py) checks that each one can (docs/measures.md).
 """

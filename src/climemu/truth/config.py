@@ -114,3 +114,12 @@ class IdentifyConfig(Strict):
     condition_max: float = Field(gt=1)        # identifiable if the condition number is at most this
     eigen_min_share: float = Field(gt=0)      # ... and eig_min >= this * noise_std**2
     ols: OlsConfig
+
+
+def identify_cell_in_data_box(p) -> None:
+    """``identify.cell`` lies inside ``data.box`` (synthetic only: real data has no truth to identify)."""
+    box, cell = p.data.box, p.identify.cell
+    if p.data.source == "synthetic" and not (box.lat_min <= cell.lat <= box.lat_max
+                                             and box.lon_min <= cell.lon <= box.lon_max):
+        raise ValueError(f"identify.cell ({cell.lat}, {cell.lon}) lies outside data.box "
+                         f"{box.model_dump()}")

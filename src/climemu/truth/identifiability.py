@@ -27,7 +27,6 @@ from climemu.truth.config import SyntheticConfig
 from climemu.truth.exact import coefficients
 from climemu.truth.synthetic import LinearModel, correlated_noise, region_index, simulate_anomalies
 
-INPUT_MONTHS = 36   # the network's input window (window.input_months): sample r sees r-36..r-1
 
 
 def anomalies(ds: xr.Dataset) -> xr.DataArray:
@@ -77,11 +76,11 @@ def neighbourhood(ocean: np.ndarray, cell: tuple[int, int], radius: int) -> np.n
 
 
 def neighbourhood_features(anom, ocean: np.ndarray, cell: tuple[int, int], radius: int,
-                           months: int, lead: int,
-                           input_months: int = INPUT_MONTHS) -> tuple[np.ndarray, np.ndarray]:
+                           months: int, lead: int, input_months: int) -> tuple[np.ndarray, np.ndarray]:
     """The inputs a local predictor of ``cell`` sees, and its target.
 
-    Sample r (r = input_months .. T - lead) has inputs from months r-36..r-1, as the network's
+    Sample r (r = input_months .. T - lead) has inputs from months r-input_months..r-1 (the
+    network's ``window.input_months``), as the network's
     windows, of which the last ``months`` are kept, at every ocean cell of the neighbourhood; its
     target is ``cell`` at month r-1+lead. Returns X (samples, months * cells), ordered oldest
     month first and cells in C order within a month (as :func:`climemu.truth.exact.coefficients`
@@ -151,7 +150,7 @@ def simulate_box(syn: SyntheticConfig, box: Box, resolution: float, years: int
 
 
 def least_squares_recovery(syn: SyntheticConfig, box: Box, resolution: float, years: int,
-                           lead: int = 1) -> dict:
+                           input_months: int, lead: int = 1) -> dict:
     """Does ordinary least squares on the generator's own data find the exact coefficients?
 
     The previous ``model.order`` months of every ocean cell of the small box hold the whole
@@ -168,7 +167,7 @@ def least_squares_recovery(syn: SyntheticConfig, box: Box, resolution: float, ye
     cell = (int(cell[0]), int(cell[1]))
     radius = max(ocean.shape)                                              # the whole box
     X, y = neighbourhood_features(anom.values, ocean, cell, radius, model.order, lead,
-                                  input_months=max(INPUT_MONTHS, model.order))
+                                  input_months=max(input_months, model.order))
     # An intercept by centring (in place: X is 0.25 GB at the stage's 12,000 years). The normal
     # equations (X'X) b = X'y give the same least-squares fit as lstsq on X itself to
     # ~cond(X'X) * 1e-16 (condition ~1e3 here: 1e-13), at a tenth of the time on the tall X.

@@ -7,10 +7,11 @@ each package on the way (Python runs those first). This module reads the imports
 and under ``if TYPE_CHECKING``. ``tests/test_deps.py`` (every stage's deps cover its import closure)
 and ``tests/test_layers.py`` (no upward import between layers, no cycle) use the same graph.
 
-Rerun it after changing what a stage script or a module of ``src/climemu`` imports:
+A developer's tool, not part of the library (no stage runs it). Rerun it after changing what a
+stage script or a module of ``src/climemu`` imports:
 
-    .venv/bin/python -m climemu.core.deps            # rewrite the code entries of dvc.yaml's deps
-    .venv/bin/python -m climemu.core.deps --check    # exit 1, naming the stages, if they are stale
+    .venv/bin/python tools/deps.py            # rewrite the code entries of dvc.yaml's deps
+    .venv/bin/python tools/deps.py --check    # exit 1, naming the stages, if they are stale
 
 It rewrites only the code entries (``stages/*.py``, ``src/...``) of each ``deps:`` list, in place,
 and keeps every other line of dvc.yaml (data deps, outs, params, comments) as it is.
@@ -35,7 +36,7 @@ PACKAGE = "climemu"
 # package root ``climemu/__init__.py`` sits below them all and imports nothing of the project.
 LAYERS = ("core", "truth", "data", "models", "training", "forecast", "attribution", "report", "config")
 # Scripts that use the library; the library never imports them.
-SCRIPTS = ("stages", "benchmarks", "tests")
+SCRIPTS = ("stages", "benchmarks", "tests", "tools")
 # Where dvc.yaml's code deps live; any other dep (data, model, metrics) is left alone.
 CODE_PREFIXES = ("src/", "stages/")
 
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         print("dvc.yaml: code deps up to date")
         return 0
     if args.check:
-        print("dvc.yaml: code deps are stale; run `python -m climemu.core.deps`", file=sys.stderr)
+        print("dvc.yaml: code deps are stale; run `python tools/deps.py`", file=sys.stderr)
         return 1
     dvc_yaml.write_text(new)
     print("dvc.yaml: code deps rewritten")
