@@ -1,9 +1,10 @@
-# Two commands: `make repro` (set up, then run the default pipeline) and `make test`.
+# Two commands: `make repro` (set up, then run the default pipeline) and `make test`
+# (`make test-fast`: the same without the pipeline and browser tests).
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 
-.PHONY: setup repro test lock clean-venv browser
+.PHONY: setup repro test test-fast lock clean-venv browser
 
 setup: $(STAMP)
 
@@ -19,11 +20,22 @@ $(STAMP): requirements.lock pyproject.toml
 repro: setup
 	PATH="$(CURDIR)/.venv/bin:$$PATH" .venv/bin/dvc repro
 
+# Two pytest-xdist workers (one per core; tests/conftest.py gives each one torch/BLAS thread and
+# keeps a module's shared fixture on one worker). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
+PYTEST := PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+
+# The whole suite, what CI runs (.ci/run): ~N min on 2 cores.
 test: setup
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -q
+	$(PYTEST)
+
+# Everything but the pipeline tests (real `dvc repro` in a temporary repo) and the browser
+# tests: ~N s on 2 cores.
+test-fast: setup
+	$(PYTEST) -m "not pipeline and not browser"
 
 # Headless Chromium for tests/report/test_page.py (Debian's package; needs root or sudo and apt).
-# The test calls this target and skips with the reason when it fails (CI without apt).
+# No test installs it: the browser test skips when no chromium is on PATH; .ci/run calls this first.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo -n ); \

@@ -1,4 +1,5 @@
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,8 +40,16 @@ def test_server_down_warns_and_loses_nothing(monkeypatch):
         assert tracking.log_stage("fetch", {"a": 1}, {"m": 1.0}) is None
 
 
-@pytest.fixture
-def mlflow_server(tmp_path):
+# The tests on the shared server run on one xdist worker: one server start, not one per worker.
+ON_SERVER = pytest.mark.xdist_group("mlflow_server")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """One real ``mlflow server`` on 127.0.0.1 per test process (a start takes 7-20 s on 2 cores;
+    session scope: xdist may run other modules' tests between this module's). ``store`` empties
+    it before each test that reads every run back."""
+    tmp_path = tmp_path_factory.mktemp("mlflow-server")
     port = _free_port()
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     proc = subprocess.Popen(
@@ -62,9 +71,14 @@ def mlflow_server(tmp_path):
         yield uri
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:                # held by idle keep-alive connections
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=30)
 
 
+@ON_SERVER
 def test_stage_logged_to_a_real_server_over_http(mlflow_server, monkeypatch, tmp_path):
     import mlflow
 
@@ -127,11 +141,14 @@ print("SECONDS", time.monotonic() - start, flush=True)
 BOUND_S = 90
 
 
-def _log_in_process(tmp_path, uri: str, stage: str = "fetch") -> subprocess.Popen:
-    """``log_stage`` in a fresh process (its own MLflow client), against ``uri``."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DVC_ROOT": str(tmp_path)}
+def _log_in_process(tmp_path, uri: str, stage: str = "fetch", env: dict | None = None) -> subprocess.Popen:
+    """``log_stage`` in a fresh process (its own MLflow client), against ``uri``; ``env``: more
+    variables for that process."""
+    more = env or {}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DVC_ROOT": str(tmp_path), **more}
     for key in tracking.HTTP_LIMITS:
-        env.pop(key, None)                               # the bounds under test, not the caller's
+        if key not in more:
+            env.pop(key, None)                           # the bounds under test, not the caller's
     return subprocess.Popen([sys.executable, "-c", _LOG_ONE, stage], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -192,7 +209,10 @@ def healthy_then_silent():
 
 def test_server_that_stops_answering_is_not_retried_for_minutes(healthy_then_silent, tmp_path):
     # MLflow's defaults (120 s timeout, 7 retries with backoff) would hold the stage for minutes.
-    out, err = _finish(_log_in_process(tmp_path, healthy_then_silent))
+    # The retries are ours (HTTP_LIMITS); the timeout is shortened to 2 s here (the user may set
+    # it, test_bounds_yield_to_the_environment), so the test waits 2 x 2 s, not 2 x 10 s.
+    out, err = _finish(_log_in_process(tmp_path, healthy_then_silent,
+                                       env={"MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}))
     assert "RUN_ID None" in out
     assert "MLflow logging of stage 'fetch'" in err and "failed" in err and "outputs are written" in err
 
@@ -221,32 +241,40 @@ con.execute("ROLLBACK")
 """
 
 
-@pytest.mark.parametrize("store_open", [False, True], ids=["new-process", "store-already-open"])
-def test_locked_sqlite_warns_once_without_a_traceback(tmp_path, store_open):
-    # Locked before the process opens the store, or while it holds it open (a later stage call).
+def test_locked_sqlite_warns_once_without_a_traceback(tmp_path):
+    # Locked before the process opens the store (new-process), or while it holds it open (a later
+    # stage call, store-already-open). Both wait out MLflow's 20 s busy timeout, so they run at
+    # once, each on its own copy of a store that has the tables.
     import sqlite3
 
-    db = tmp_path / "mlflow.db"
-    uri = f"sqlite:///{db}"
-    out, _ = _finish(_log_in_process(tmp_path, uri, "fetch"))               # tables exist now
+    base = tmp_path / "tables"
+    base.mkdir()
+    out, _ = _finish(_log_in_process(base, f"sqlite:///{base / 'mlflow.db'}", "fetch"))
     assert "RUN_ID None" not in out
-    if store_open:
-        env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "DVC_ROOT": str(tmp_path)}
-        proc = subprocess.Popen([sys.executable, "-c", _LOG_LOCKED, str(db)], cwd=tmp_path, env=env,
+    dbs = {}
+    for case in ("new-process", "store-already-open"):
+        (tmp_path / case).mkdir()
+        dbs[case] = tmp_path / case / "mlflow.db"
+        shutil.copyfile(base / "mlflow.db", dbs[case])
+    con = sqlite3.connect(dbs["new-process"], isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")
+    try:
+        new = _log_in_process(tmp_path / "new-process", f"sqlite:///{dbs['new-process']}", "smooth")
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{dbs['store-already-open']}",
+               "DVC_ROOT": str(tmp_path / "store-already-open")}
+        held = subprocess.Popen([sys.executable, "-c", _LOG_LOCKED, str(dbs["store-already-open"])],
+                                cwd=tmp_path / "store-already-open", env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        out, err = _finish(proc)
-        assert out.count("RUN_ID None") == 1 and out.index("RUN_ID None") > out.index("RUN_ID ")
-    else:
-        con = sqlite3.connect(db, isolation_level=None)
-        con.execute("BEGIN EXCLUSIVE")
-        try:
-            out, err = _finish(_log_in_process(tmp_path, uri, "smooth"))
-        finally:
-            con.execute("ROLLBACK")
-            con.close()
-        assert "RUN_ID None" in out
-    assert "database is locked" in err and "outputs are written" in err
-    assert "Traceback" not in err                        # one warning, not MLflow's error log
+        results = {"new-process": _finish(new), "store-already-open": _finish(held)}
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
+    assert "RUN_ID None" in results["new-process"][0]
+    out = results["store-already-open"][0]
+    assert out.count("RUN_ID None") == 1 and out.index("RUN_ID None") > out.index("RUN_ID ")
+    for case, (_, err) in results.items():
+        assert "database is locked" in err and "outputs are written" in err, case
+        assert "Traceback" not in err, case              # one warning, not MLflow's error log
 
 
 def test_parallel_stages_on_a_new_sqlite_store_are_all_logged(tmp_path):
@@ -311,11 +339,28 @@ def _pipeline(monkeypatch, tmp_path, exp: str, stages=("fetch", "train"), model=
     return ids
 
 
-@pytest.fixture(params=["sqlite", "server"])
+def _delete_every_run(uri: str) -> None:
+    """Delete the runs earlier tests logged to the shared server (searches then skip them)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    if experiment is not None:
+        for run in client.search_runs([experiment.experiment_id], max_results=50_000):
+            client.delete_run(run.info.run_id)
+
+
+# Each store-using test runs on both; the server runs join the shared server's xdist group (marks
+# on a fixture's own params do not reach the tests, so the tests name them: STORES).
+STORES = pytest.mark.parametrize("store", ["sqlite", pytest.param("server", marks=ON_SERVER)], indirect=True)
+
+
+@pytest.fixture
 def store(request, monkeypatch, tmp_path):
     """The tracking URI: the default sqlite file, or a real ``mlflow server`` on 127.0.0.1."""
     if request.param == "server":
         uri = request.getfixturevalue("mlflow_server")
+        _delete_every_run(uri)                      # the shared server: only this test's runs
     else:
         uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -325,6 +370,7 @@ def store(request, monkeypatch, tmp_path):
     return uri
 
 
+@STORES
 def test_each_execution_is_a_parent_run_with_its_stages_nested(store, monkeypatch, tmp_path):
     import mlflow
     import numpy as np
@@ -360,6 +406,7 @@ def test_each_execution_is_a_parent_run_with_its_stages_nested(store, monkeypatc
         np.testing.assert_allclose(loaded(x).numpy(), net(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
+@STORES
 def test_stages_of_one_dvc_process_share_the_parent_and_another_does_not(store, monkeypatch, tmp_path):
     # Same experiment name and params, another dvc process (a rerun): a new parent run.
     import mlflow
@@ -388,3 +435,14 @@ def test_the_dvc_process_is_found_among_the_ancestors(tmp_path):
     pid, start = out.strip().split(":")
     assert int(pid) > 1 and int(start) > 0
     assert tracking._dvc_process() == ""
+
+
+def test_experiment_tags_come_from_params_yaml_for_every_stage(tmp_path):
+    """basin and band do not read `lead`, yet rerun in a `-S lead=6` experiment: their runs are
+    tagged with the experiment's lead and architecture like every other stage's."""
+    params = tmp_path / "params.yaml"
+    params.write_text("lead: 6\nmodel:\n  arch: densenet_fnn\nbasin:\n  stride: 2\n")
+    assert tracking._experiment_tags(params) == {"lead": "6", "arch": "densenet_fnn"}
+    params.write_text("basin: {stride: 2}\n")
+    assert tracking._experiment_tags(params) == {}
+    assert tracking._experiment_tags(tmp_path / "missing.yaml") == {}

@@ -191,13 +191,19 @@ def _result_metrics(repo: Path) -> dict:
 
 
 def test_repro_again_gives_identical_metrics(repo, tmp_path):
-    """Same machine, same commit: `dvc repro -f` reproduces every non-timing metric exactly."""
+    """Same machine, same commit: `dvc repro -f` reproduces every non-timing metric exactly.
+
+    From `train` down: the stages with seeded randomness (initialisation, shuffling, sample and
+    baseline draws) and every stage after them; fetch, identify, smooth and window are plain
+    array arithmetic, and their outputs feed the rerun unchanged (it saves a quarter of the test)."""
     src, env = repo
     first = _result_metrics(src)
     assert len(first) > 100 and "train.json:val_rmse_degC" in first
     work = tmp_path / "again"
     shutil.copytree(src, work, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts"))
-    _run(["dvc", "repro", "-f"], work, env)
+    out = _run(["dvc", "repro", "-f", "--downstream", "train"], work, env)
+    assert "Running stage 'train'" in out and "Running stage 'report'" in out
+    assert "Running stage 'fetch'" not in out
     again = _result_metrics(work)
     assert again.keys() == first.keys()
     differ = {k: (first[k], again[k]) for k in first if first[k] != again[k]
@@ -335,13 +341,19 @@ def _exp_metrics(shown: list, name: str) -> dict:
     raise AssertionError(f"experiment {name} not in dvc exp show")
 
 
+# The stages up to `train`: the queue's machinery (two experiments at once, one MLflow database,
+# separate outputs) is the same for any target; the full pipeline of an experiment is tested by
+# test_exp_run_lead_6 and test_exp_run_on_local_cmip6_files (the whole queue took 400 s on 2 cores).
+QUEUED = ["fetch", "smooth", "train", "window"]
+
+
 def test_queued_experiments_run_in_parallel(tmp_path):
     """`dvc exp run --queue` twice, `dvc queue start -j 2`: both succeed, every stage of each is
     in the one MLflow database of the main repository, and each keeps its own outputs."""
     dst = tmp_path / "repo"
     env = _make_repo(dst)
     for lead in (1, 2):
-        _run(["dvc", "exp", "run", "--queue", "-S", f"lead={lead}", "-n", f"q{lead}"], dst, env)
+        _run(["dvc", "exp", "run", "--queue", "-S", f"lead={lead}", "-n", f"q{lead}", "train"], dst, env)
     _run(["dvc", "queue", "start", "-j", "2"], dst, env)
     try:
         for _ in range(240):                             # at most 20 minutes
@@ -358,12 +370,11 @@ def test_queued_experiments_run_in_parallel(tmp_path):
     assert rows == {"q1": "Success", "q2": "Success"}, status
     runs = _mlflow_runs(dst)                             # the main repository's database
     for lead in (1, 2):
-        assert sorted(s for s, e, _ in runs if e == f"q{lead}") == STAGES, lead
+        assert sorted(s for s, e, _ in runs if e == f"q{lead}") == QUEUED, lead
         assert {le for _, e, le in runs if e == f"q{lead}"} == {str(lead)}
-        assert _executions(dst)[f"q{lead}"] == [STAGES]        # its own parent, its stages nested
+        assert _executions(dst)[f"q{lead}"] == [QUEUED]        # its own parent, its stages nested
     shown = json.loads(_run(["dvc", "exp", "show", "--json"], dst, env))
     for lead in (1, 2):
         metrics = _exp_metrics(shown, f"q{lead}")
-        assert metrics["metrics/skill.json"]["lead"] == lead
-        assert metrics["metrics/explain.json"]["group"]["processes"] == 1
+        assert metrics["metrics/train.json"]["n_train"] > 0 and not metrics.get("metrics/skill.json")
     assert not list(dst.glob("metrics/*.json"))          # nothing landed in the workspace

@@ -7,6 +7,9 @@ the aggregate stage's measures and the report's rules (:mod:`climemu.report.rule
 committed ``report`` params. At the generator's defaults every planted property must be found
 where it is planted; with each property switched off in the generator, it must not be found: a
 rule that gives both settings the same verdict decides nothing.
+
+Marked ``pipeline``: it runs the pipeline's chain end to end (about 40 s on 2 cores), so it is
+in `make test`, not in `make test-fast`.
 """
 
 from functools import lru_cache
@@ -25,6 +28,8 @@ from climemu.report import rules
 from climemu.truth.loader import truth_of
 from climemu.truth.synthetic import generate
 from tests.helpers import params
+
+pytestmark = pytest.mark.pipeline
 
 N_SAMPLES = 32      # group samples, the training windows ...
 STRIDE = 10         # ... 10 months apart (nearly independent, as the 3-year spacing used before)

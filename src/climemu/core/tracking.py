@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from climemu.core.params import PARAMS_FILE
 from climemu.core.paths import DVC_FILE, dvc_stages, repository_root
 
 EXPERIMENT = "climemu"
@@ -356,13 +357,25 @@ def stage_params(stage: str, params, dvc_file: str | Path = DVC_FILE) -> dict:
 
 def log_run(stage: str, params, metrics: dict, artifacts: list[str | Path] = (),
             **extra) -> str | None:
-    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with the lead and the
-    architecture where the stage declares them (the parent run holds all of ``params.yaml``).
+    """:func:`log_stage` with the stage's params from ``dvc.yaml``, tagged with the experiment's
+    lead and architecture (the parent run holds all of ``params.yaml``).
+
+    The tags come from ``params.yaml``, not from the stage's params: a stage that does not read
+    the lead (``basin``, ``band``) still reruns in a ``-S lead=6`` experiment, on its windows and
+    network, and its run is found under that lead like the others.
 
     ``extra``: ``step_metrics``, ``steps`` and ``model`` of :func:`log_stage`.
     """
     logged = stage_params(stage, params)
-    tags = {tag: logged[key] for tag, key in (("lead", "lead"), ("arch", "model.arch")) if key in logged}
-    if "arch" not in tags and isinstance(logged.get("model"), dict):
-        tags["arch"] = logged["model"]["arch"]
-    return log_stage(stage, logged, metrics, artifacts, tags=tags, **extra)
+    return log_stage(stage, logged, metrics, artifacts, tags=_experiment_tags(), **extra)
+
+
+def _experiment_tags(params_file: str | Path = PARAMS_FILE) -> dict[str, str]:
+    """``lead`` and ``arch`` of the run's ``params.yaml`` (none where it cannot be read)."""
+    try:
+        with Path(params_file).open() as f:
+            raw = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    tags = {"lead": raw.get("lead"), "arch": (raw.get("model") or {}).get("arch")}
+    return {tag: str(value) for tag, value in tags.items() if value is not None}
