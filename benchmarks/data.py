@@ -24,8 +24,9 @@ STAGES = ("fetch", "smooth", "window")
 
 # Runs a stage script as __main__, then writes the process's VmHWM (KiB) to a file.
 _WRAPPER = """
-import runpy, sys
+import os, runpy, sys
 stage, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, os.path.dirname(stage))      # as `python stages/x.py` does: stages/environment.py
 sys.argv = [stage]
 runpy.run_path(stage, run_name="__main__")
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]

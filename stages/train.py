@@ -37,7 +37,7 @@ def main() -> None:
 
 def report(params, data, result) -> None:
     save_checkpoint(paths.MODEL, result.model, params.model, data,
-                    extra={"best_epoch": result.best_epoch, "seed": params.seed})
+                    extra={"best_epoch": result.best_epoch, "seed": params.seed, "precision": result.precision})
     metrics = {
         "n_params": count_parameters(result.model),
         "best_epoch": result.best_epoch,
@@ -47,6 +47,7 @@ def report(params, data, result) -> None:
         "samples_per_second": round(result.samples_per_second, 3),
         "n_train": data.n_samples("train"),
         "device": result.device,
+        "precision": result.precision,
         "processes": distributed.world(),
     }
     write_json(metrics, paths.TRAIN_METRICS)

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second
+from climemu.core.cost import best_seconds, count_flops, matmul_flops_per_second, peak_flops_per_second
 
 
 def test_counts_a_convolution_by_hand():
@@ -35,3 +35,10 @@ def test_counts_autograd_grad_on_a_leaf_input():
     conv = nn.Conv2d(2, 3, 1, bias=False).requires_grad_(False)
     x = torch.randn(2, 2, 4, 5, requires_grad=True)
     assert count_flops(lambda: torch.autograd.grad(conv(x).sum(), x)) == 960
+
+
+def test_the_limit_is_the_best_of_its_kernels():
+    peak = peak_flops_per_second(seconds=0.01, sizes=(32, 64))
+    assert set(peak["by_kernel"]) == {"matmul_32", "matmul_64", "conv3x3"}
+    assert peak["flops_per_second"] == max(peak["by_kernel"].values()) > 0
+    assert peak_flops_per_second(dtype=torch.bfloat16, seconds=0.01, sizes=(32,))["flops_per_second"] > 0

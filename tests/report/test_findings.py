@@ -5,7 +5,8 @@ import copy
 import pytest
 
 from climemu.report.findings import (ceiling, claim_locality, claim_location, claim_reach, claim_teleconnection,
-                              exact_setting, faithfulness_table, render)
+                              exact_setting, faithfulness_table, render, same_size,
+                                     skill_gate, NOT_JUDGED)
 from tests import helpers
 
 
@@ -55,14 +56,36 @@ SKILL = {"test": {"model": {"rmse_degC": 0.09, "acc_time": 0.98}, "persistence":
 
 
 def test_locality_follows_the_rule_and_the_null():
-    c = claim_locality(AGGREGATE, _sanity(random_r90=1000.0), local_km=1500.0)
+    # trained r90 900 km, random 1000 km: 900 / 1000 = 0.90 >= 0.8, the same size: architectural
+    c = claim_locality(AGGREGATE, _sanity(random_r90=1000.0), local_km=1500.0, ratio_min=0.8)
     assert c.verdict.startswith("Holds for the network") and "910 km" in c.evidence_for[0]
     assert "architecture" in c.verdict and c.short == "holds; mostly architectural"
     assert any("wider than the truth" in e for e in c.evidence_against)
-    strict = claim_locality(AGGREGATE, _sanity(random_r90=3000.0), local_km=500.0)
+    assert claim_locality(AGGREGATE, _sanity(1000.0), 1500.0, ratio_min=0.95).short == "holds"  # 0.90 < 0.95
+    strict = claim_locality(AGGREGATE, _sanity(random_r90=3000.0), local_km=500.0, ratio_min=0.8)
     assert strict.verdict.startswith("Does not hold") and "910 km" in strict.evidence_against[0]
     assert any("learnt" in e for e in strict.evidence_for)
-    assert claim_locality(AGGREGATE, None, 1500.0).short == "holds"
+    assert claim_locality(AGGREGATE, None, 1500.0, 0.8).short == "holds"
+
+
+def test_random_weights_far_more_local_is_not_architectural():
+    # The headline run's case: random r90 128 km under the 1,500 km rule, trained 900 km:
+    # 128 / 900 = 0.142 < 0.8, so the trained reach is learnt, though both pass the threshold.
+    c = claim_locality(AGGREGATE, _sanity(random_r90=128.0), local_km=1500.0, ratio_min=0.8)
+    assert c.short == "holds" and "learnt" in c.verdict and "ratio of r90 0.14" in c.evidence_for[-1]
+    # random 1,400 km, trained 900: both local, 900 / 1400 = 0.64 < 0.8: learnt as well
+    assert claim_locality(AGGREGATE, _sanity(random_r90=1400.0), 1500.0, 0.8).short == "holds"
+
+
+@pytest.mark.parametrize("a, b, ratio_min, same", [
+    (900.0, 1000.0, 0.8, True),      # 0.900
+    (800.0, 1000.0, 0.8, True),      # 0.800, the edge counts
+    (799.0, 1000.0, 0.8, False),     # 0.799
+    (1000.0, 128.0, 0.8, False),     # 0.128, either order
+    (0.0, 100.0, 0.8, False),        # a zero radius has no ratio
+])
+def test_same_size_is_the_smaller_over_the_larger(a, b, ratio_min, same):
+    assert same_size(a, b, ratio_min) is same
 
 
 def test_location_independence_and_the_truth():
@@ -84,10 +107,19 @@ def test_location_independence_fails_when_the_basin_spreads():
 
 
 def test_reach_needs_several_leads_and_reports_this_one():
-    c = claim_reach(AGGREGATE, _sanity(1000.0), lead=6)
+    c = claim_reach(AGGREGATE, _sanity(1000.0), lead=6, ratio_min=0.8)
     assert "one lead (6)" in c.verdict
     assert any("0.57" in e for e in c.evidence_against)          # the truth is more concentrated
-    assert any("0.020" in e for e in c.evidence_for)             # random weights: flat
+    # random share 0.020 against trained 0.15: 0.13 < 0.8, learnt
+    assert any("0.020" in e and "is learnt" in e for e in c.evidence_for)
+
+
+def test_reach_profile_of_random_weights_close_to_the_trained_is_architectural():
+    sanity = _sanity(1000.0)
+    sanity["deeplift"]["randomised"]["share_month_minus1"] = 0.13     # 0.13 / 0.15 = 0.87 >= 0.8
+    c = claim_reach(AGGREGATE, sanity, lead=6, ratio_min=0.8)
+    assert any("comes with the architecture" in e for e in c.evidence_against)
+    assert not any("is learnt" in e for e in c.evidence_for)
 
 
 def test_teleconnection_verdict_flips_with_the_response():
@@ -174,3 +206,31 @@ def test_render_adds_faithfulness_when_given():
     assert "## Faithfulness" not in render(params, AGGREGATE, ABLATE, SCORE, None, SKILL)
     assert "## Faithfulness" in render(params, AGGREGATE, ABLATE, SCORE, None, SKILL,
                                        faithfulness=_faithfulness(False))
+
+
+def _skill(model_rmse: float) -> dict:
+    # MSE: climatology 0.16, truth 0.09 (predictable 0.07), damped persistence 0.1089, LIM 0.1225
+    rmse = {"climatology": 0.4, "truth": 0.3, "damped_persistence": 0.33, "lim": 0.35, "model": model_rmse}
+    return {"test": {name: {"rmse_degC": v, "acc_time": 0.9} for name, v in rmse.items()}}
+
+
+@pytest.mark.parametrize("model_rmse, passed, words", [
+    (0.305, True, "captures 96%"),         # (0.16 - 0.093025) / 0.07 = 0.957
+    (0.32, False, "captures 82%"),         # 0.1024: beats damped persistence (0.94x), (0.16 - 0.1024) / 0.07 = 0.823
+    (0.34, False, "1.06x damped_persistence's"),   # 0.1156 / 0.1089 = 1.062: loses to damped persistence
+])
+def test_skill_gate_worked_by_hand(model_rmse, passed, words):
+    ok, text = skill_gate(_skill(model_rmse), captured_min=0.9)
+    assert ok is passed and words in text
+
+
+def test_a_network_without_skill_gets_no_verdict():
+    params = helpers.params()
+    bad = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0), _skill(0.34))
+    summary = bad.split("## Controls", 1)[0]
+    assert "| skill (test split; the gate) | **not skilful**" in summary
+    assert summary.count(f"| {NOT_JUDGED} |") == 4
+    assert bad.count("Not judged: the network is not skilful") == 4 and "Holds for the network" not in bad
+    good = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0), _skill(0.305))
+    assert NOT_JUDGED not in good and "| skill (test split; the gate) | skilful: " in good
+    assert "Holds for the network" in good

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from climemu.core import devices
 from climemu.data.window import WindowedData, build_windows
 from climemu.training.trainer import anomaly_correlation, learning_rate, masked_mse, train
 from tests.helpers import make_sst, section
@@ -84,3 +85,25 @@ def test_cosine_schedule_matches_torchs_cosine_annealing():
         opt.step()
         sched.step()
     np.testing.assert_allclose([learning_rate(cfg, k / 10) for k in range(10)], torchs, rtol=1e-12, atol=1e-15)
+
+
+def test_without_bf16_auto_trains_exactly_as_fp32(monkeypatch):
+    monkeypatch.setattr(devices, "cpu_supports_bf16", lambda *a: False)    # a CPU without bf16
+    data = _tiny_data()
+    cfg = section("train", epochs=1, batch_size=8, channels_last=True)
+    auto = train(section("model"), data, cfg.model_copy(update={"precision": "auto"}), 3)
+    fp32 = train(section("model"), data, cfg.model_copy(update={"precision": "fp32"}), 3)
+    assert auto.precision == fp32.precision == "fp32"
+    assert auto.history.val_loss == fp32.history.val_loss
+
+
+@pytest.mark.skipif(not devices.cpu_supports_bf16(), reason="this CPU reports no native bf16 (avx512_bf16 / amx_bf16)")
+def test_bf16_training_keeps_fp32_weights_and_learns():
+    data = _tiny_data()
+    cfg = section("train", epochs=2, batch_size=8, channels_last=True)
+    bf16 = train(section("model"), data, cfg.model_copy(update={"precision": "bf16"}), 3)
+    fp32 = train(section("model"), data, cfg.model_copy(update={"precision": "fp32"}), 3)
+    assert bf16.precision == "bf16"
+    assert all(p.dtype == torch.float32 for p in bf16.model.parameters())
+    # The same training in another precision: the losses differ in the rounding, not in kind.
+    np.testing.assert_allclose(bf16.history.train_loss, fp32.history.train_loss, rtol=0.05)

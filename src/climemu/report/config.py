@@ -22,6 +22,12 @@ class ReportConfig(Strict):
     tele_share_min: float = Field(gt=0)   # finding 4: source-box share of a target-box cell
     response_ratio_max: float = Field(gt=0)   # finding 4: network / true ablation response
     sanity_rank_max: float = Field(gt=0, le=1)   # a method "fails" above this rank correlation
+    # "mostly architectural": a random-weight network's r90 (or share of month -1) is at least
+    # this share of the trained one's, whichever is smaller (findings.same_size)
+    architectural_ratio_min: float = Field(gt=0, le=1)
+    # The skill gate (findings.skill_gate): a network is judged only when it beats damped
+    # persistence and the LIM on the test split and captures this share of the predictable MSE
+    captured_min: float = Field(gt=0, le=1)
     # The equivalence band's edges are widened by what differs across machines and seeds
     # (docs/reliability.md): a value closer to the band than that is not called outside.
     band_slack_km: float = Field(ge=0)          # radii

@@ -20,6 +20,10 @@ class TrainConfig(Strict):
     weight_decay: float = Field(ge=0)
     device: Literal["auto", "cpu", "cuda"]
     channels_last: bool
+    # The network's forward in bf16 autocast (1.9x per step on a CPU with AVX-512 BF16,
+    # docs/performance.md); weights, optimizer state, loss and checkpoint stay fp32. "auto":
+    # bf16 where the hardware computes in it natively, else fp32 (metrics/train.json says which).
+    precision: Literal["fp32", "bf16", "auto"]
     num_threads: int = Field(ge=0)   # 0: torch's default
     # Processes under torchrun (DistributedDataParallel): NCCL on GPUs, gloo on CPU cores.
     # batch_size is the global batch; each process takes batch_size / nproc samples of it.

@@ -3,6 +3,10 @@
 The best epoch is chosen on the validation split, never on test. Seeded and deterministic on
 the CPU: the same params give the same weights and metrics on the same machine.
 
+``train.precision``: the network's forward (and so its backward) runs in bf16 autocast where the
+hardware computes in bf16 natively; weights, Adam's state, the loss and the checkpoint stay fp32
+(docs/performance.md, "Half precision").
+
 Under torchrun (``train.nproc > 1``) the model is wrapped in DistributedDataParallel: every
 process draws the same shuffled order, takes its share of each global batch, and the gradients
 are averaged across processes; validation sums are added up across processes, so every process
@@ -31,7 +35,7 @@ from climemu.models.config import ModelConfig
 
 from climemu.training.config import TrainConfig
 from climemu.training.resume import Snapshots
-from climemu.core.devices import memory_layout, resolve_device
+from climemu.core.devices import autocast, memory_layout, resolve_device, resolve_precision
 from climemu.data.window import WindowedData
 from climemu.models.registry import build_model
 
@@ -87,6 +91,7 @@ class TrainResult:
     seconds: float
     samples_per_second: float
     device: str
+    precision: str             # "fp32" or "bf16": what the forward passes ran in
 
 
 class Trainer:
@@ -98,6 +103,7 @@ class Trainer:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         self.device = distributed.local_device(resolve_device(cfg.device))
+        self.precision = resolve_precision(cfg.precision, self.device)     # "fp32" or "bf16"
         self.layout = memory_layout(cfg.channels_last)
         self.model = model.to(self.device, memory_format=self.layout)
         self.net = self.model               # what the training step calls
@@ -143,7 +149,9 @@ class Trainer:
                 group["lr"] = lr
             x, y = self._batch("train", positions)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = masked_mse(self.net(x), y, self.ocean)
+            with autocast(self.precision, self.device):
+                pred = self.net(x)
+            loss = masked_mse(pred.float(), y, self.ocean)    # the loss in fp32 whatever the forward
             loss.backward()
             self.optimizer.step()
             total += loss.item() * len(positions)
@@ -159,7 +167,8 @@ class Trainer:
         sq, acc, n = 0.0, 0.0, 0
         for positions in distributed.shard(list(self._batches(split, shuffle=False))):
             x, y = self._batch(split, positions)
-            pred = self.model(x)
+            with autocast(self.precision, self.device):    # the precision the network trains in
+                pred = self.model(x).float()
             sq += masked_mse(pred, y, self.ocean).item() * len(positions)
             acc += anomaly_correlation(pred, y, self.ocean).sum().item()
             n += len(positions)
@@ -225,7 +234,7 @@ class Trainer:
             model=self.model.to(memory_format=torch.contiguous_format), history=history,
             best_epoch=best_epoch, val_rmse=float(np.sqrt(val_loss)) * self.data.scale,
             val_acc=val_acc, seconds=seconds, samples_per_second=n_seen / seconds,
-            device=str(self.device))
+            device=str(self.device), precision=self.precision)
 
 
 def train(model_cfg: ModelConfig, data: WindowedData, cfg: TrainConfig, seed: int,
