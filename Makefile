@@ -25,12 +25,12 @@ repro: setup
 TEST_WORKERS ?= 2
 PYTEST := PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-# The whole suite, what CI runs (.ci/run): ~N min on 2 cores.
+# The whole suite, what CI runs (.ci/run).
 test: setup
 	$(PYTEST)
 
 # Everything but the pipeline tests (real `dvc repro` in a temporary repo) and the browser
-# tests: ~N s on 2 cores.
+# tests: the tier to run before each commit.
 test-fast: setup
 	$(PYTEST) -m "not pipeline and not browser"
 
