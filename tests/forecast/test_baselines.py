@@ -186,3 +186,17 @@ def test_shared_filter_fit_is_sklearns_ridge_on_every_window_and_cell():
     alpha = 1e-6 * np.trace(X.T @ X) / X.shape[1]
     reference = Ridge(alpha=alpha, fit_intercept=False, solver="cholesky").fit(X, np.array(y)).coef_
     np.testing.assert_allclose(f.weights.ravel(), reference, rtol=1e-7, atol=1e-10)
+
+
+def test_lim_span_share_by_hand():
+    # EOFs of a field that lives on cells 0 and 1 of four: a field there is represented whole,
+    # a field on cells 2 and 3 not at all, half of each: half of the sum of squares.
+    ocean = np.ones((1, 4), bool)
+    rng = np.random.default_rng(0)
+    train = np.zeros((500, 1, 4))
+    train[:, 0, :2] = rng.normal(size=(500, 2))
+    lim = LinearInverseModel(lead=1, modes=2, ocean=ocean).fit(train)
+    inside, outside = np.array([[[3.0, -1.0, 0.0, 0.0]]]), np.array([[[0.0, 0.0, 2.0, 5.0]]])
+    assert lim.span_share(inside) == pytest.approx(1.0)
+    assert lim.span_share(outside) == pytest.approx(0.0, abs=1e-12)
+    assert lim.span_share(np.array([[[1.0, 0.0, 1.0, 0.0]]])) == pytest.approx(0.5)

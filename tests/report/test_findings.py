@@ -135,6 +135,10 @@ def test_teleconnection_verdict_flips_with_the_response():
 
 def test_ceiling_says_who_wins():
     assert "lowest test RMSE" in ceiling(SKILL, exact=True)
+    assert "The LIM" not in ceiling(SKILL, exact=True)
+    spanned = {**SKILL, "lim_modes": 100, "lim_span_share_val": 0.084}
+    assert "The LIM (100 EOFs of the training period, chosen on validation) can represent 8% of" in \
+        ceiling(spanned, exact=True)
     worse = copy.deepcopy(SKILL)
     worse["test"]["truth"]["rmse_degC"] = 0.06
     assert "persistence match(es) or beat(s)" in ceiling(worse, exact=True)

@@ -78,6 +78,14 @@ class LinearInverseModel:
         self.propagator = c_lead @ np.linalg.inv(c0)
         return self
 
+    def span_share(self, fields: np.ndarray) -> float:
+        """The share of the sum of squares of ``fields`` (B, lat, lon) over ocean cells that the
+        EOFs can represent: what the LIM can forecast at best. Below the persistence skill's
+        share, no propagator in this space beats persistence (docs/results.md, "The LIM")."""
+        f = fields[:, self.ocean].astype(np.float64)                     # (B, n_ocean)
+        kept = (f @ self.eofs) @ self.eofs.T
+        return float((kept ** 2).sum() / (f ** 2).sum())
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         pcs = x[:, -1][:, self.ocean] @ self.eofs                        # (B, modes)
         out = np.zeros_like(x[:, -1])

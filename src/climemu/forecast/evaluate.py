@@ -58,7 +58,8 @@ def evaluate(model: nn.Module, data: WindowedData, cfg: EvaluateConfig, seed: in
                           cfg.shared_filter_cells, data.ocean, seed)
     baselines = {**fit_baselines(train, data.lead, data.ocean, lim, shared), **(extra or {})}
     ocean = xr.DataArray(data.ocean, dims=("lat", "lon"), coords={"lat": data.lat, "lon": data.lon})
-    metrics, rows, maps = {"lim_modes": lim.modes}, [], {}
+    # How much of the validation targets the LIM's EOFs (fitted on train) can represent at all
+    metrics, rows, maps = {"lim_modes": lim.modes, "lim_span_share_val": lim.span_share(targets["val"])}, [], {}
     for split in SPLITS:
         x, truth = inputs[split], _as_maps(targets[split], data)
         forecasts = {name: _as_maps(values, data) for name, values in {

@@ -484,6 +484,10 @@ def ceiling(skill: dict, exact: bool) -> str:
     ratios = ", ".join(f"{name} {(test[name]['rmse_degC'] / test['truth']['rmse_degC']) ** 2:.3f}x"
                        for name in ("model", "shared_filter") if name in test)
     verdict += f" Test MSE over the truth's: {ratios}." if ratios else ""
+    if "lim_span_share_val" in skill:
+        verdict += (f" The LIM ({skill['lim_modes']} EOFs of the training period, chosen on validation) can "
+                    f"represent {skill['lim_span_share_val']:.0%} of the validation targets' sum of squares; "
+                    "the rest it forecasts as climatology (docs/results.md, \"The LIM\").")
     return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
 
 
