@@ -17,12 +17,14 @@ if "torch" in sys.modules:                      # imported by a plugin before th
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.xdist_groups"]   # xdist_group under pytest 9 (see there)
+
 from climemu.config import DataConfig  # noqa: E402
 from tests.helpers import TINY, section  # noqa: E402
 
 
 # The unit-test modules that take longest (`pytest --durations=0`, 2 idle cores, one process):
-# tracking waits on timeouts and subprocesses (about 100 s; two 20 s sqlite busy timeouts).
+# tracking waits on timeouts, subprocesses and an MLflow server (about 60 s).
 LONG_FIRST = ("tests/core/test_tracking.py",)
 
 
