@@ -4,7 +4,7 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 
-.PHONY: setup repro test test-fast lock clean-venv browser
+.PHONY: setup repro test test-fast lock clean-venv browser results
 
 setup: $(STAMP)
 
@@ -33,6 +33,11 @@ test: setup
 # tests: the tier to run before each commit.
 test-fast: setup
 	$(PYTEST) -m "not pipeline and not browser"
+
+# docs/results.md: its generated tables rewritten from metrics/*.json (after `dvc repro`; a test
+# fails when they are stale).
+results: setup
+	.venv/bin/python -m climemu.report.results
 
 # Headless Chromium for tests/report/test_page.py (Debian's package; needs root or sudo and apt).
 # No test installs it: the browser test skips when no chromium is on PATH; .ci/run calls this first.

@@ -96,7 +96,8 @@ def test_a_missing_key_is_named():
     # 40.6..40.9 lies between the cell centres 40.5 and 41.5: an empty ablation box
     ({"ablate": {"box": {"lat_min": 40.6, "lat_max": 40.9, "lon_min": -30, "lon_max": -20}}},
      "(top level)", "holds no grid cell centre"),
-    ({"explain": {"instance_sample": 512}}, "(top level)", "must be below window.n_train"),
+    ({"window": {"n_train": 512}, "explain": {"instance_sample": 512}}, "(top level)",
+     "must be below window.n_train"),
     ({"data": {"years": [1200, 401]}}, "data", "years: last year 401 is before first year 1200"),
     ({"data": {"years": [401]}}, "data.years", "at least 2 items"),
     ({"data": {"first_year": 401}}, "data.first_year", "unknown key"),

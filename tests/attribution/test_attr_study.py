@@ -102,3 +102,37 @@ def test_instance_has_every_method_and_the_truth(data, conv, conv_truth):
     np.testing.assert_allclose(a.sel({"method": "integrated_gradients"}), a.sel({"method": "truth"}), atol=1e-5)
     assert set(deltas) == {"deeplift.a", "deeplift.b", "integrated_gradients.a", "integrated_gradients.b"}
     assert bool(inst["cell_is_land"].sel(cell="b"))
+
+
+class _TwoPaths(nn.Module):
+    """A 1 x 1 convolution standing in for Table 1's network, plus a 3 x 3 skip path."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.body = nn.Conv2d(36, 1, 1, bias=False)
+        self.skip = nn.Conv2d(36, 1, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        return self.body(x) + self.skip(x)
+
+
+def test_group_maps_split_at_the_skip_path(data):
+    net = _TwoPaths().eval()
+    cells = resolve_cells(_cfg().group_cells, data.lat, data.lon, data.ocean)
+    group, _ = explain_group(net, data, _cfg(), cells)
+    x = data.inputs("train", np.arange(10)).numpy()
+    body = net.body.weight.detach().numpy()[0, :, 0, 0]                   # (36,)
+    skip = net.skip.weight.detach().numpy()[0]                             # (36, 3, 3)
+    table1 = np.zeros_like(x)                                              # cell a = (3, 4), by hand
+    table1[:, :, 3, 4] = body[None] * x[:, :, 3, 4]
+    through = np.zeros_like(x)
+    through[:, :, 2:5, 3:6] = skip[None] * x[:, :, 2:5, 3:6]
+    a = group.sel(cell="a")
+    np.testing.assert_allclose(a["table1_absolute"], np.abs(table1).mean(0), atol=1e-6)
+    np.testing.assert_allclose(a["absolute"], np.abs(table1 + through).mean(0), atol=1e-6)
+    share = np.abs(through).sum() / (np.abs(through).sum() + np.abs(table1).sum())
+    assert float(a["skip_share"]) == pytest.approx(share, rel=1e-6)
+    assert "table1_signed_curve" in group and "truth_absolute" not in group
+    no_split, _ = explain_group(net, data, _cfg(group_method="saliency"), cells)   # not additive
+    assert "table1_absolute" not in no_split and "skip_share" not in no_split

@@ -265,14 +265,19 @@ def test_measures_rank_and_validate_against_the_truth():
                     attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
     score = {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
              for m, p in zip(methods, [0.9, 0.5, 0.2, -0.3])}
-    out = faithfulness_measures(ds, score)
+    out = faithfulness_measures(ds, score, alpha=0.05)
     assert out["ranking"]["cell.zero.deletion_auc_degC"] == methods
-    assert out["validation"]["cell.zero.deletion_auc_degC"]["spearman"] == pytest.approx(1.0)
-    assert out["validation"]["block.impute.correlation"] == {"spearman": pytest.approx(-1.0),
-                                                             "verdict": "ranks against the truth", "methods": 4}
+    v = out["validation"]["cell.zero.deletion_auc_degC"]
+    # 4 methods in the truth's order: p = 1 / 4! exactly; Holm over all 8 measures (the smallest
+    # p times 8): 8 / 24 = 1/3; 8 / 4! >= 0.05, so underpowered, "consistent"
+    assert v["spearman"] == pytest.approx(1.0) and v["p"] == pytest.approx(1 / 24)
+    assert v["p_holm"] == pytest.approx(8 / 24) and v["underpowered"] and v["verdict"] == "consistent"
+    against = out["validation"]["block.impute.correlation"]
+    assert against["spearman"] == pytest.approx(-1.0) and against["p"] == pytest.approx(1.0)
+    assert against["verdict"] == "ranks against the truth" and against["methods"] == 4
     assert all(k.endswith("deletion_auc_degC") for k in out["overall"]["measures"])
     assert out["overall"]["ranking"] == methods and out["overall"]["mean_rank"]["b"] == 2.0
-    assert "validation" not in faithfulness_measures(ds, None)
+    assert "validation" not in faithfulness_measures(ds, None, alpha=0.05)
 
 
 def test_mean_rank_by_hand():
@@ -300,3 +305,32 @@ def test_study_runs_on_a_tiny_network(windowed):
                                batch_size=2, forward_batch=4, n_steps=4, fractions=[0.1, 0.5, 1.0], n_subsets=5,
                                subset_fraction=0.2, noise=0.1, sweeps=2, block_cells=2, seed=0)
     np.testing.assert_array_equal(again["correlation"], ds["correlation"])
+
+
+def test_spearman_p_is_scipys_exact_permutation_test_with_ties():
+    from scipy.stats import permutation_test, rankdata
+    from climemu.attribution.faithfulness import spearman_p
+
+    def rho(a, b, axis=-1):                    # Spearman, batched for scipy (Pearson of average ranks)
+        ra, rb = rankdata(a, axis=axis), rankdata(b, axis=axis)
+        ra, rb = ra - ra.mean(axis, keepdims=True), rb - rb.mean(axis, keepdims=True)
+        return (ra * rb).sum(axis) / np.sqrt((ra ** 2).sum(axis) * (rb ** 2).sum(axis))
+    cases = [([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]), ([0.3, 0.1, 0.1, 0.9, 0.5], [2.0, 1.0, 3.0, 5.0, 4.0]),
+             ([1, 1, 2, 3, 5, 8], [3, 1, 4, 1, 5, 9]), ([5, 4, 3, 2, 1], [1, 2, 3, 4, 5])]
+    for x, y in cases:
+        ref = permutation_test((np.array(x, float), np.array(y, float)), rho, vectorized=True,
+                               permutation_type="pairings", alternative="greater", n_resamples=np.inf)
+        assert spearman_p(x, y) == pytest.approx(ref.pvalue, rel=1e-12), (x, y)
+    assert spearman_p([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]) == pytest.approx(1 / 120)   # by hand: 1 / 5!
+
+
+def test_holm_and_distinct_methods():
+    from climemu.attribution.faithfulness import distinct, validate
+    values = {"m1": {"a": 3.0, "b": 2.0, "b2": 2.0, "c": 1.0, "d": 0.0, "e": -1.0},
+              "m2": {"a": 1.0, "b": 0.5, "b2": 0.5, "c": 0.4, "d": 0.3, "e": 0.2}}
+    assert distinct(values, list(values["m1"])) == ["a", "b", "c", "d", "e"]   # b2 repeats b everywhere
+    ref = {k: {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "e": 0.5} for k in values}
+    out = validate(values, ref, ["a", "b", "c", "d", "e"], alpha=0.05)
+    # both measures rank perfectly: p = 1/120 each; Holm: 2 x 1/120 = 0.0167 < 0.05
+    assert out["m1"]["p"] == pytest.approx(1 / 120) and out["m1"]["p_holm"] == pytest.approx(2 / 120)
+    assert out["m1"]["verdict"] == "validated" and not out["m1"]["underpowered"]

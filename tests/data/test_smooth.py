@@ -39,3 +39,17 @@ def test_land_stays_nan_and_window_one_is_identity():
 def test_too_short_record_is_refused():
     with pytest.raises(ValueError, match="longer than the record"):
         trailing_mean(np.zeros((5, 1, 1), np.float32), 12)
+
+
+def test_the_length_is_given_per_source_and_every_source_has_one():
+    from pydantic import ValidationError
+
+    from climemu.data.config import SOURCES, SmoothConfig
+    from tests.helpers import section
+    cfg = section("smooth")
+    assert set(cfg.months) == set(SOURCES)            # params.yaml names every source
+    assert cfg.months["synthetic"] == 1 and cfg.months["pangeo"] == 12   # docs/data.md
+    with pytest.raises(ValidationError, match=r"missing \['esgf', 'pangeo'\]"):
+        SmoothConfig(months={"synthetic": 1, "local": 12})
+    with pytest.raises(ValidationError, match="1 to 120"):
+        SmoothConfig(months={"synthetic": 0, "local": 12, "esgf": 12, "pangeo": 12})

@@ -45,9 +45,11 @@ def test_relus_are_separate_modules_and_not_in_place():
 
 @pytest.mark.parametrize("mode", ["nearest", "bicubic"])
 def test_registry_builds_other_grids(mode):
-    model = build_model(section("model", upsample=mode), grid=(20, 30))
+    model = build_model(section("model", upsample=mode, skip=0), grid=(20, 30))
     assert model(torch.zeros(2, 36, 20, 30)).shape == (2, 1, 20, 30)
-    assert count_parameters(model) == 606_300   # counts do not depend on the grid
+    assert count_parameters(model) == 606_300   # Table 1's; counts do not depend on the grid
+    with_skip = build_model(section("model", upsample=mode, skip=3), grid=(20, 30))
+    assert count_parameters(with_skip) == 606_300 + 36 * 3 * 3      # the path: one weight per month and cell
 
 
 def test_unknown_arch_is_refused():

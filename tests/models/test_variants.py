@@ -22,7 +22,7 @@ def test_fnn_counts_by_hand():
     assert count_parameters(model.up) == 416 + 19_968 + 192 + 82_944
     assert count_parameters(model) == 606_300 + 334_034 + (103_520 - 101_952) == 941_902
     assert bottleneck_size((70, 125)) == (18, 32)
-    assert count_parameters(build_model(section("model", arch="densenet_fnn", fnn_channels=2), (70, 125))) \
+    assert count_parameters(build_model(section("model", arch="densenet_fnn", fnn_channels=2, skip=0), (70, 125))) \
         == 941_902 + (2 * 576) ** 2 - 576 ** 2 + 1_728 + 2 + 144
 
 
@@ -58,7 +58,7 @@ def test_only_the_fnn_variant_sees_a_cell_beyond_the_receptive_field():
 def test_skip_path_by_hand(arch):
     # model.skip = 3: one bias-free 3x3 convolution 36 -> 1 (324 weights) added to the output
     torch.manual_seed(0)
-    plain = build_model(section("model", arch=arch), grid=(20, 30)).eval()
+    plain = build_model(section("model", arch=arch, skip=0), grid=(20, 30)).eval()
     torch.manual_seed(0)
     model = build_model(section("model", arch=arch, skip=3), grid=(20, 30)).eval()
     assert count_parameters(model) == count_parameters(plain) + 36 * 9

@@ -104,7 +104,7 @@ def test_repro_writes_outputs_and_metrics(repo):
                 "reports/index.html", "dvc.lock"):
         assert (path / out).is_file(), out
     metrics = json.loads((path / "metrics/train.json").read_text())
-    assert metrics["n_params"] == 606_300 and metrics["best_epoch"] == 1
+    assert metrics["n_params"] == 606_300 + 36 * 3 * 3 and metrics["best_epoch"] == 1   # Table 1 + the 3 x 3 skip path
     assert metrics["val_rmse_degC"] > 0 and -1 <= metrics["val_acc"] <= 1
     explain = json.loads((path / "metrics/explain.json").read_text())
     assert explain["group"]["group_attributions"] == 12 and explain["synthetic_truth"]

@@ -150,9 +150,12 @@ def test_ceiling_says_who_wins():
     assert "Test MSE over the truth's: model 5.062x, shared_filter 1.562x." in ceiling(shared, exact=True)
 
 
-@pytest.mark.parametrize("smooth,seasonal,exact", [(1, False, True), (12, False, False), (1, True, False)])
-def test_exact_setting(smooth, seasonal, exact):
-    params = helpers.params({"smooth": {"months": smooth}, "data": {"synthetic": {"seasonal_cycle": seasonal}}})
+@pytest.mark.parametrize("source,smooth,seasonal,exact", [
+    ("synthetic", 1, False, True), ("synthetic", 12, False, False), ("synthetic", 1, True, False),
+    ("pangeo", 1, False, False)])                         # no truth at all on real data
+def test_exact_setting(source, smooth, seasonal, exact):
+    params = helpers.params({"smooth": {"months": {"synthetic": smooth}},
+                             "data": {"source": source, "synthetic": {"seasonal_cycle": seasonal}}})
     assert exact_setting(params) is exact
 
 
@@ -165,7 +168,7 @@ def test_render_holds_every_section():
     for heading in ("Finding 1", "Finding 2", "Finding 3", "Finding 4", "Every method against the truth",
                     "Sanity checks", "The ceiling"):
         assert f"## {heading}" in text
-    assert "**approximate**" in text
+    assert "Setting: smoothing 1 month(s), seasonal cycle off: the truth is **exact**" in text   # the default
     # the controls: the truth through each rule beside the network's methods
     controls = text.split("## Controls", 1)[1].split("\n## ", 1)[0]
     rows = [r for r in controls.splitlines() if r.startswith("| ") and "---" not in r][1:]
@@ -187,17 +190,28 @@ def _faithfulness(validated: bool) -> dict:
     out = {"n_samples": 2, "fractions": [0.001, 0.3], "ranking": ranking, "values": values,
            "overall": {"ranking": ["deeplift", "saliency"]}}
     if validated:
-        out["validation"] = {"cell.zero.deletion_auc_degC": {"spearman": 1.0, "verdict": "agrees", "methods": 2},
-                             "cell.zero.correlation": {"spearman": -1.0, "verdict": "ranks against the truth",
-                                                       "methods": 2}}
+        out["distinct_methods"], out["alpha"] = ["deeplift", "saliency"], 0.05
+        out["validation"] = {"cell.zero.deletion_auc_degC": {"spearman": 1.0, "p": 0.01, "p_holm": 0.02,
+                                                             "verdict": "validated", "methods": 2},
+                             "cell.zero.correlation": {"spearman": -1.0, "p": 1.0, "p_holm": 1.0,
+                                                       "verdict": "ranks against the truth", "methods": 2}}
     return out
 
 
 def test_faithfulness_names_the_validated_measures():
     text = faithfulness_table(_faithfulness(True))
-    assert "| cell.zero.correlation | saliency > deeplift | -1.00 (ranks against the truth) |" in text
-    assert "Validated on this synthetic run (Spearman across 2 methods > 0): cell.zero.deletion_auc_degC;" in text
+    assert "| cell.zero.correlation | saliency > deeplift | -1.00 (p 1, Holm 1): ranks against the truth |" in text
+    assert "| cell.zero.deletion_auc_degC | deeplift > saliency | 1.00 (p 0.01, Holm 0.02): validated |" in text
+    assert "below 0.05 after a Holm correction across the 2 measures. Validated in this run: " \
+           "cell.zero.deletion_auc_degC." in text
     assert "Overall (mean rank): **deeplift > saliency**" in text
+    # five distinct methods and eight measures: even a perfect ranking has Holm p 8 / 120 > 0.05
+    weak = _faithfulness(True)
+    for v in weak["validation"].values():
+        v.update(verdict="consistent" if v["spearman"] > 0 else v["verdict"], underpowered=True)
+    weak_text = faithfulness_table(weak)
+    assert "Validated in this run: none." in weak_text and "Not validated: underpowered." in weak_text
+    assert "consistent; not validated: underpowered |" in weak_text
     real = faithfulness_table(_faithfulness(False), ["cell.zero.correlation"])
     assert "no truth in this run" in real and "docs/results.md" in real
     assert "| cell.zero.correlation | saliency > deeplift | no truth in this run; validated on the synthetic source |" in real
@@ -226,6 +240,9 @@ def _skill(model_rmse: float) -> dict:
 def test_skill_gate_worked_by_hand(model_rmse, passed, words):
     ok, text = skill_gate(_skill(model_rmse), captured_min=0.9)
     assert ok is passed and words in text
+    if model_rmse == 0.305:   # every predictor, by MSE over the truth's: 0.093025 / 0.09 = 1.03, 0.1089 / 0.09 = 1.21
+        assert text.endswith("(MSE over the truth's: truth 1.00, network 1.03, damped_persistence 1.21, lim 1.36, "
+                             "climatology 1.78)")
 
 
 def test_a_network_without_skill_gets_no_verdict():
@@ -238,3 +255,28 @@ def test_a_network_without_skill_gets_no_verdict():
     good = render(params, AGGREGATE, ABLATE, SCORE, _sanity(1000.0), _skill(0.305))
     assert NOT_JUDGED not in good and "| skill (test split; the gate) | skilful: " in good
     assert "Holds for the network" in good
+
+
+def test_skip_path_section_gives_the_share_and_each_measure_whole_and_table1():
+    aggregate = copy.deepcopy(AGGREGATE)
+    aggregate["table1"] = {"cells": _cells(800.0, 2000.0, 0.05, 0.0, early=0.4), "curve_spread": 0.03,
+                           "skip_share": {"x": 0.62, "y": 0.5}}
+    text = render(helpers.params(), aggregate, ABLATE, SCORE, _sanity(1000.0), SKILL)
+    section = text.split("## The skip path and Table 1's network", 1)[1].split("\n## ", 1)[0]
+    # x: 62% through the path; r50 300 km whole, 800 km Table 1's; r90 900 / 2000 km; shares by hand
+    assert "| x | 62.0% | 300 km / 800 km | 900 km / 2000 km | 18.0% / 5.0% | 30.0% / 40.0% |" in section
+    assert "| y | 50.0% | 310 km / 810 km |" in section
+    assert "0.006 / 0.030" in section
+    assert "## The skip path" not in render(helpers.params(), AGGREGATE, ABLATE, SCORE, _sanity(1000.0), SKILL)
+
+
+def test_skip_path_section_on_real_data_has_no_source_box():
+    aggregate = copy.deepcopy(AGGREGATE)
+    for cells in (aggregate["attribution"]["cells"],):
+        for c in cells.values():
+            c.pop("source_box_share")
+    aggregate["table1"] = {"cells": copy.deepcopy(aggregate["attribution"]["cells"]), "curve_spread": 0.01,
+                           "skip_share": {"x": 0.5, "y": 0.5}}
+    from climemu.report.findings import skip_path_table
+    assert "| x | 50.0% | 300 km / 300 km | 900 km / 900 km | 18.0% / 18.0% | 30.0% / 30.0% | n/a" in \
+        skip_path_table(aggregate)

@@ -107,3 +107,29 @@ def test_bf16_training_keeps_fp32_weights_and_learns():
     assert all(p.dtype == torch.float32 for p in bf16.model.parameters())
     # The same training in another precision: the losses differ in the rounding, not in kind.
     np.testing.assert_allclose(bf16.history.train_loss, fp32.history.train_loss, rtol=0.05)
+
+
+def test_skip_path_starts_as_the_least_squares_filter():
+    # Every cell an AR(1), x[t] = 0.8 x[t - 1] + noise: the best 3 x 3 x 36 filter at lead 1 is 0.8 on
+    # the cell's own month -1 and 0 elsewhere; ``least_squares`` starts the skip path there.
+    from climemu.training.trainer import Trainer, seed_everything
+    from climemu.models.registry import build_model
+    rng = np.random.default_rng(1)
+    x = np.zeros((700, 12, 16))
+    for t in range(1, len(x)):
+        x[t] = 0.8 * x[t - 1] + rng.normal(size=(12, 16))
+    ds = make_sst((x + 15).astype(np.float32))
+    ds.attrs["smoothing_months"] = 1
+    data = WindowedData(ds, build_windows(ds, section("window", n_train=128, n_val=8, n_test=8), lead=1))
+    weights = {}
+    for init in ("random", "least_squares"):
+        generator = seed_everything(0)
+        model = build_model(section("model", skip=3), data.ocean.shape, data.input_months)
+        trainer = Trainer(model, data, section("train", skip_init=init), generator)
+        trainer.init_skip(seed=0)
+        weights[init] = model.skip.weight.detach().numpy()[0]                 # (36, 3, 3)
+    w = weights["least_squares"]
+    assert w[-1, 1, 1] == pytest.approx(0.8, abs=0.05)
+    others = np.abs(np.delete(w.ravel(), w.size - 5))                          # all but month -1, centre
+    assert others.mean() < 0.02 and others.max() < 0.1
+    assert abs(weights["random"][-1, 1, 1] - 0.8) > 0.3                         # PyTorch's default init

@@ -37,9 +37,10 @@ def _means(group: xr.Dataset, prefix: str = "") -> xr.Dataset:
     return xr.Dataset({k: group[f"{prefix}{k}"] for k in ("positive", "negative", "absolute")})
 
 
-def curves(group: xr.Dataset, truth: bool = False) -> xr.Dataset:
-    """Monthly contribution curves (cell, month) of the group means (or of the truth)."""
-    return group_monthly_contribution(_means(group, "truth_" if truth else ""))
+def curves(group: xr.Dataset, truth: bool = False, prefix: str | None = None) -> xr.Dataset:
+    """Monthly contribution curves (cell, month) of the group means (or of the truth; or of the
+    maps named with ``prefix``, e.g. ``table1_``)."""
+    return group_monthly_contribution(_means(group, ("truth_" if truth else "") if prefix is None else prefix))
 
 
 def has_variants(group: xr.Dataset) -> bool:
@@ -127,11 +128,12 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
     """Per-cell measures and across-cell spread, flat enough for ``dvc metrics diff``."""
     out: dict = {"method": group.attrs["method"], "n_samples": int(group.attrs["n_samples"])}
     has_truth = "truth_absolute" in group
-    for is_truth in (False, True) if has_truth else (False,):
-        key = "truth" if is_truth else "attribution"
-        c = curves(group, is_truth)["all"]
+    # the network's maps; the exact contributions; Table 1's part of the maps (without the skip path)
+    sources = [("attribution", "")] + [(k, p) for k, p in (("truth", "truth_"), ("table1", "table1_"))
+                                       if f"{p}absolute" in group]
+    for key, prefix in sources:
+        c = curves(group, prefix=prefix)["all"]
         per_cell = {}
-        prefix = "truth_" if is_truth else ""
         for name in group["cell"].values:
             g = group.sel(cell=name)
             absolute = g[f"{prefix}absolute"]                                # (month, lat, lon)
@@ -142,6 +144,8 @@ def measures(group: xr.Dataset, source_box: Box | None = None) -> dict:
                 entry["variants"] = variant_measures(g, source_box, prefix)
             per_cell[str(name)] = entry
         out[key] = {"cells": per_cell, "curve_spread": float(curve_spread(c, dim="cell"))}
+    if "skip_share" in group:          # the share of the |map| mass through the skip path
+        out["table1"]["skip_share"] = {str(n): float(group["skip_share"].sel(cell=n)) for n in group["cell"].values}
     if "truth_curve_by_lead" in group:
         out["truth"]["by_lead"] = truth_by_lead(group["truth_curve_by_lead"])
     if has_truth:

@@ -146,6 +146,7 @@ class FaithfulnessConfig(Strict):
     subset_fraction: float = Field(gt=0, lt=1)     # ... each this share of the units
     noise: float = Field(ge=0)            # impute baseline: noise std (normalised anomaly units)
     sweeps: int = Field(ge=0)             # impute baseline: Jacobi sweeps toward ROAD's solution
+    alpha: float = Field(gt=0, lt=1)      # validated: Holm-adjusted permutation p below this
 
     @model_validator(mode="after")
     def _ladder(self) -> "FaithfulnessConfig":

@@ -19,6 +19,7 @@ from torch import nn
 from climemu.truth.agreement import correlations as _correlations
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.group import GroupSums, VariantSums
+from climemu.attribution.skip import skip_part, skip_share
 from climemu.attribution.heatmaps import month_labels
 from climemu.attribution.methods import attribute, get_method, method_kwargs
 from climemu.attribution.runner import AttributionRunner
@@ -116,11 +117,16 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                                n_steps=cfg.n_steps)
     n = min(cfg.max_samples, data.n_samples("train"))
     shape = (data.input_months, *data.ocean.shape)                         # (36, H, W)
-    sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
-    true_sums = {c.name: GroupSums(data.lat, data.lon) for c in cells}
-    variant = {(c.name, is_truth): VariantSums(data.lat, data.lon, (c.i, c.j), cfg.block_cells,
-                                               cfg.small_scale_sigma, data.input_months, source_box)
-               for c in cells for is_truth in ((False, True) if truth is not None else (False,))}
+    # With a skip path and an additive method, Table 1's part of each map too (attribution/skip.py).
+    skip = getattr(model, "skip", None)
+    split = skip is not None and get_method(method).linear_split
+    skip_weight = skip.weight.detach().float().cpu().numpy() if split else None   # (1, 36, k, k)
+    prefixes = [""] + (["truth_"] if truth is not None else []) + (["table1_"] if split else [])
+    sums = {(c.name, pre): GroupSums(data.lat, data.lon) for c in cells for pre in prefixes}
+    variant = {(c.name, pre): VariantSums(data.lat, data.lon, (c.i, c.j), cfg.block_cells,
+                                          cfg.small_scale_sigma, data.input_months, source_box)
+               for c in cells for pre in prefixes}
+    skip_mass = {c.name: np.zeros(2) for c in cells}           # sum |skip part|, sum |Table 1's part|
     scores = {c.name: ([], []) for c in cells}
     coef = {c.name: truth(c) for c in cells} if truth is not None else {}
     leads = list(cfg.truth_leads) if truth is not None else []
@@ -148,12 +154,18 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
                 delta = (a.deltas[k] if a.deltas is not None
                          else attr.sum(axis=(1, 2, 3), dtype=np.float64) - change)
                 rel_deltas.extend(np.abs(delta) / np.maximum(np.abs(change), 1e-12))
-            sums[c.name].update(attr)
-            variant[(c.name, False)].update(attr)
+            sums[(c.name, "")].update(attr)
+            variant[(c.name, "")].update(attr)
+            if split:
+                through_skip = skip_part(skip_weight, xs, (c.i, c.j))         # (B, 36, H, W)
+                table1 = attr - through_skip
+                sums[(c.name, "table1_")].update(table1)
+                variant[(c.name, "table1_")].update(table1)
+                skip_mass[c.name] += [np.abs(through_skip).sum(), np.abs(table1).sum()]
             if c.name in coef:
                 true = coef[c.name][None] * xs                                # (B, 36, H, W)
-                true_sums[c.name].update(true)
-                variant[(c.name, True)].update(true)
+                sums[(c.name, "truth_")].update(true)
+                variant[(c.name, "truth_")].update(true)
                 for li, lead in enumerate(leads):
                     lead_curves[li, k] += np.abs(coef_at[(c.name, lead)][None] * xs).sum(axis=(0, 2, 3))
                 p, s = _correlations(attr, true, data.ocean)
@@ -162,24 +174,27 @@ def explain_group(model: nn.Module, data: WindowedData, cfg: ExplainConfig, cell
     seconds = time.perf_counter() - start
     for v in variant.values():
         v.all_reduce()
+    for key in sums:
+        sums[key].all_reduce(shape)
     for c in cells:
-        sums[c.name].all_reduce(shape)
         if coef:
-            true_sums[c.name].all_reduce(shape)
             scores[c.name] = (gather(scores[c.name][0]), gather(scores[c.name][1]))
     maps = {k: all_reduce_sum(v) for k, v in maps.items()}
     rel_deltas = gather(rel_deltas)
-    means = [sums[c.name].mean() for c in cells]
-    ds = xr.concat(means, dim="cell")
-    for is_truth in (False, True) if coef else (False,):
-        v = xr.concat([variant[(c.name, is_truth)].mean() for c in cells], dim="cell")
+    ds = xr.concat([sums[(c.name, "")].mean() for c in cells], dim="cell")
+    for pre in prefixes:
+        v = xr.concat([variant[(c.name, pre)].mean() for c in cells], dim="cell")
         for name in v.data_vars:
-            ds[("truth_" if is_truth else "") + name] = v[name]
+            ds[pre + name] = v[name]
+        if pre:
+            means = xr.concat([sums[(c.name, pre)].mean() for c in cells], dim="cell")
+            for name in ("positive", "negative", "absolute"):
+                ds[pre + name] = means[name]
+    if split:
+        mass = {c.name: all_reduce_sum(skip_mass[c.name]) for c in cells}
+        ds["skip_share"] = ("cell", [skip_share(*mass[c.name]) for c in cells])
     ds.attrs.update({"block_cells": cfg.block_cells, "small_scale_sigma": cfg.small_scale_sigma})
     if coef:
-        true_means = xr.concat([true_sums[c.name].mean() for c in cells], dim="cell")
-        for name in ("positive", "negative", "absolute"):
-            ds[f"truth_{name}"] = true_means[name]
         ds["truth_pearson"] = (("cell", "sample"), np.array([scores[c.name][0] for c in cells]))
         ds["truth_spearman"] = (("cell", "sample"), np.array([scores[c.name][1] for c in cells]))
         ds["truth_curve_by_lead"] = (("truth_lead", "cell", "month"), all_reduce_sum(lead_curves) / n)

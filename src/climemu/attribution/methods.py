@@ -40,16 +40,20 @@ class Method:
     captum_class: type
     uses_baselines: bool   # explains f(x) - f(baseline): DeepLift, IG, DeepLiftShap
     has_delta: bool        # Captum returns a per-sample convergence delta we expose
+    # Additive over a linear path: the map of network + w * x is the network's map plus w ⊙ x
+    # (zero baseline), so a skip path's part of the map is exact (attribution/skip.py).
+    linear_split: bool = False
 
 
 METHODS: Registry[Method] = Registry(METHOD_NAMES, {
-    "deeplift": Method(DeepLift, uses_baselines=True, has_delta=True),
-    "integrated_gradients": Method(IntegratedGradients, uses_baselines=True, has_delta=True),
+    "deeplift": Method(DeepLift, uses_baselines=True, has_delta=True, linear_split=True),
+    "integrated_gradients": Method(IntegratedGradients, uses_baselines=True, has_delta=True,
+                                   linear_split=True),
     "guided_backprop": Method(GuidedBackprop, uses_baselines=False, has_delta=False),
     "deeplift_shap": Method(DeepLiftShap, uses_baselines=True, has_delta=False),
     # Captum's default abs=True: the classic saliency map |df/dx|, hence never negative.
     "saliency": Method(Saliency, uses_baselines=False, has_delta=False),
-    "input_x_gradient": Method(InputXGradient, uses_baselines=False, has_delta=False),
+    "input_x_gradient": Method(InputXGradient, uses_baselines=False, has_delta=False, linear_split=True),
 })
 
 register_method = METHODS.register       # (name, Method(...))

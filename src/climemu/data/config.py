@@ -37,10 +37,14 @@ class PangeoConfig(Strict):
     catalog: str = Field(min_length=1)
 
 
+Source = Literal["synthetic", "local", "esgf", "pangeo"]
+SOURCES: tuple[str, ...] = Source.__args__
+
+
 class DataConfig(Strict):
     """The fetch stage: where SST comes from and the box it is cut to."""
 
-    source: Literal["synthetic", "local", "esgf", "pangeo"]
+    source: Source
     box: Box
     resolution: float = Field(gt=0, le=10)   # degrees
     # [first, last] model years, inclusive; the paper's last 800 years of the 1,200-year run.
@@ -82,9 +86,25 @@ class DataConfig(Strict):
 
 
 class SmoothConfig(Strict):
-    """The smooth stage: trailing moving average; ``months: 1`` switches it off."""
+    """The smooth stage: trailing moving average, its length per source, written out for every
+    source so that ``params.yaml`` and ``dvc params diff`` show it (``1`` switches it off).
 
-    months: int = Field(ge=1, le=120)
+    The paper's 12-month mean for CMIP6 (its data); none for the synthetic source, where without
+    it (and without the seasonal cycle) the truth is the optimal predictor (docs/data.md, "The
+    exact setting")."""
+
+    months: dict[Source, int]
+
+    @model_validator(mode="after")
+    def _check(self) -> "SmoothConfig":
+        missing = [s for s in SOURCES if s not in self.months]
+        if missing:
+            raise ValueError(f"months: give the trailing mean's length for every source; missing "
+                             f"{missing} (e.g. months: {{synthetic: 1, local: 12, esgf: 12, pangeo: 12}})")
+        bad = {s: m for s, m in self.months.items() if not 1 <= m <= 120}
+        if bad:
+            raise ValueError(f"months: each length must be 1 to 120 months, got {bad}")
+        return self
 
 
 class WindowConfig(Strict):

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.utils.extmath import randomized_svd
+
+from climemu.models.linear import least_squares_filter
 
 
 class Climatology:
@@ -118,8 +119,8 @@ class SharedFilter:
     A convolutional emulator applies the same weights everywhere too, so this is the linear
     ceiling of its kind: an emulator far behind it is short of what its architecture can
     represent, not of what the data allow (docs/results.md, "Towards the headline run").
-    Ridge (a penalty of 1e-6 of the mean eigenvalue, only against a singular X^T X) on the
-    normal equations over ``cells`` random ocean cells of every window of the training period.
+    Fitted by :func:`climemu.models.linear.least_squares_filter` on every window of the training
+    period (the network's skip path starts from the same fit, docs/model.md).
     """
 
     lead: int
@@ -131,22 +132,10 @@ class SharedFilter:
     weights: np.ndarray | None = field(default=None, repr=False)   # (36, k, k)
 
     def fit(self, train: np.ndarray) -> "SharedFilter":
-        months, r, k = self.input_months, self.radius, 2 * self.radius + 1
-        features = months * k * k
-        padded = np.pad(train, ((0, 0), (r, r), (r, r)))                 # zeros beyond the box
-        patches = sliding_window_view(padded, (k, k), axis=(1, 2))      # (time, lat, lon, k, k) view
-        ii, jj = np.nonzero(self.ocean)
-        rng = np.random.default_rng(self.seed)
-        xtx, xty = np.zeros((features, features)), np.zeros(features)
-        for t in range(months + self.lead - 1, len(train)):             # every target with a full window
-            pick = rng.choice(ii.size, min(self.cells, ii.size), replace=False)
-            first = t - self.lead - months + 1                          # month -36 of this window
-            a = patches[first:first + months, ii[pick], jj[pick]]      # (36, n, k, k)
-            a = a.transpose(1, 0, 2, 3).reshape(pick.size, features).astype(np.float64)
-            xtx += a.T @ a
-            xty += a.T @ train[t, ii[pick], jj[pick]]
-        penalty = 1e-6 * np.trace(xtx) / features
-        self.weights = np.linalg.solve(xtx + penalty * np.eye(features), xty).reshape(months, k, k)
+        months = self.input_months
+        first = range(0, len(train) - months - self.lead + 1)          # month -36 of each window
+        samples = ((train[f:f + months][None], train[f + months + self.lead - 1][None]) for f in first)
+        self.weights = least_squares_filter(samples, self.ocean, self.radius, self.cells, self.seed)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:

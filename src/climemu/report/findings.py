@@ -13,6 +13,8 @@ the truth's), ``ablate``, ``score``, ``sanity``, ``skill`` (evaluate).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 from climemu.attribution.ranking import mean_rank
@@ -53,8 +55,10 @@ def _pct(v: float) -> str:
 
 
 def exact_setting(params) -> bool:
-    """Whether the truth is exact here: no smoothing and no seasonal cycle (docs/data.md)."""
-    return params.smooth.months == 1 and not params.data.synthetic.seasonal_cycle
+    """Whether the truth is exact here: the synthetic source with no smoothing and no seasonal
+    cycle (docs/data.md, "The exact setting")."""
+    return (params.data.source == "synthetic" and params.smooth.months["synthetic"] == 1
+            and not params.data.synthetic.seasonal_cycle)
 
 
 def claim_locality(aggregate: dict, sanity: dict | None, local_km: float, ratio_min: float) -> Claim:
@@ -366,6 +370,31 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
         "", "![methods against truth](../plots/figures/score_methods.png)", ""])
 
 
+def skip_path_table(aggregate: dict) -> str:
+    """The group method's maps split at the skip path (``model.skip``, docs/model.md): the share of
+    the |map| mass through the path, and each judged measure on the whole map and on Table 1's
+    part (the network without the path; both parts exact, attribution/skip.py)."""
+    whole, table1 = aggregate["attribution"], aggregate["table1"]
+    rows = ["| cell | through the skip path | r50 | r90 | share month -1 | share months -13 and earlier "
+            "| source-box share |", "|---|---|---|---|---|---|---|"]
+    pair = lambda a, b, fmt: f"{fmt(a)} / {fmt(b)}"        # noqa: E731  whole / Table 1's part
+    for name, w in whole["cells"].items():
+        t = table1["cells"][name]
+        rows.append(f"| {name} | {_pct(table1['skip_share'][name])} | {pair(w['radius50_km'], t['radius50_km'], _km)} "
+                    f"| {pair(w['radius90_km'], t['radius90_km'], _km)} "
+                    f"| {pair(w['share_month_minus1'], t['share_month_minus1'], _pct)} "
+                    f"| {pair(w['share_before_minus12'], t['share_before_minus12'], _pct)} "
+                    + (f"| {pair(w['source_box_share'], t['source_box_share'], _pct)} |"
+                       if "source_box_share" in w else "| n/a (no planted source box) |"))
+    return "\n".join([
+        f"This network adds a linear skip path to Table 1's (`model.skip`). The {aggregate['method']} maps "
+        "are the sum of the path's part (w x the inputs on the k x k cells around the explained cell) and "
+        "Table 1's part; each cell below gives the share of the |map| mass through the path and every judged "
+        "measure as **whole map / Table 1's part**. The verdicts above judge the whole map; a finding that "
+        "holds only with the path is the path's, not Table 1's.", "", *rows, "",
+        f"Curve spread across cells (finding 3): {whole['curve_spread']:.3f} / {table1['curve_spread']:.3f}.", ""])
+
+
 def sanity_table(sanity: dict, rank_max: float) -> str:
     """Cascading randomisation per method (sanity.json)."""
     steps = sanity["steps"]
@@ -408,15 +437,26 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
             "|---|---|---|"]
     for key in measures:
         check = validation[key] if validation else None
-        verdict = (f"{check['spearman']:.2f} ({check['verdict']})" if check else
-                   "no truth in this run; " + ("validated on the synthetic source" if key in validated
-                                               else "not validated on the synthetic source"))
+        if check:
+            verdict = f"{check['spearman']:.2f} (p {check['p']:.3g}, Holm {check['p_holm']:.3g}): {check['verdict']}"
+            if check["verdict"] != "validated" and check.get("underpowered"):
+                verdict += "; not validated: underpowered"
+        else:
+            verdict = "no truth in this run; " + ("validated on the synthetic source" if key in validated
+                                                  else "not validated on the synthetic source")
         rows.append(f"| {key} | {' > '.join(faith['ranking'][key])} | {verdict} |")
     if validation:
-        kept = [k for k in measures if validation[k]["verdict"] == "agrees"]
-        note = (f"Validated on this synthetic run (Spearman across {len(methods)} methods > 0): "
-                f"{', '.join(kept) or 'none'}; a measure ranking against the truth is left out of the overall "
-                f"ranking. With {len(methods)} methods (deeplift_shap with zero baselines is deeplift) Spearman is coarse.")
+        kept = [k for k in measures if validation[k]["verdict"] == "validated"]
+        distinct = faith.get("distinct_methods", methods)
+        n, k = len(distinct), len(measures)
+        note = (f"A measure is validated when its Spearman with the truth's ranking over the {n} distinct methods "
+                f"({', '.join(distinct)}) has an exact one-sided permutation p below {faith.get('alpha', 0.05):g} after "
+                f"a Holm correction across the {k} measures. Validated in this run: {', '.join(kept) or 'none'}. ")
+        if all(validation[m].get("underpowered") for m in measures):
+            note += (f"Not validated: underpowered. With {n} distinct methods the smallest p is 1/{n}! and the smallest "
+                     f"Holm-adjusted p {k}/{n}! = {k / math.factorial(n):.3g}: no ranking of so few methods can "
+                     "validate a measure (docs/measures.md, \"Faithfulness without a truth\"). ")
+        note += "A measure ranking against the truth is left out of the overall ranking."
     else:
         kept = [k for k in measures if k in validated]
         mean = mean_rank(faith["values"], kept)
@@ -458,6 +498,10 @@ def skill_gate(skill: dict, captured_min: float) -> tuple[bool, str]:
     passed = all(ok for ok, _ in checks)
     text = ("skilful" if passed else "**not skilful**") + (": " + "; ".join(t for _, t in checks) if checks else
                                                           ": no baseline to compare with")
+    # every predictor beside it, as MSE over the best one's (the truth's where it is known)
+    ref = "truth" if "truth" in mse else min(mse, key=mse.get)
+    text += (f" (MSE over the {ref}'s: " + ", ".join(f"{'network' if n == 'model' else n} {v / mse[ref]:.2f}"
+                                                    for n, v in sorted(mse.items(), key=lambda kv: kv[1])) + ")")
     return passed, text
 
 
@@ -498,12 +542,13 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
     (:class:`climemu.core.params.StageParams`: the keys its dvc.yaml stage declares)."""
     cfg = params.report
     exact = exact_setting(params)
-    setting = (f"smoothing {params.smooth.months} month(s), seasonal cycle "
+    months = params.smooth.months[params.data.source]
+    setting = (f"smoothing {months} month(s), seasonal cycle "
                f"{'on' if params.data.synthetic.seasonal_cycle else 'off'}: the truth is "
                + ("**exact**" if exact else "**approximate** (exact only without smoothing and seasonal cycle; "
-                                             "README, \"The exact setting\")"))
+                                             "docs/data.md, \"The exact setting\")"))
     if params.data.source != "synthetic":
-        setting = (f"`data.source: {params.data.source}`, smoothing {params.smooth.months} month(s): "
+        setting = (f"`data.source: {params.data.source}`, smoothing {months} month(s): "
                    "**no ground truth**; the claims rest on the network's numbers alone")
     claims = [claim_locality(aggregate, sanity, cfg.local_km, cfg.architectural_ratio_min),
               claim_reach(aggregate, sanity, params.lead, cfg.architectural_ratio_min),
@@ -524,6 +569,8 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
              "samples.", "", *summary, ""]
     parts += [controls(params, aggregate, score, basin)]
     parts += [c.markdown() for c in claims]
+    if "table1" in aggregate:
+        parts += ["## The skip path and Table 1's network", "", skip_path_table(aggregate)]
     if score:
         parts += ["## Every method against the truth", "", methods_table(score, aggregate)]
     if band:

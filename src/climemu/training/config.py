@@ -18,6 +18,10 @@ class TrainConfig(Strict):
     # Loshchilov & Hutter 2017; a function of the step alone, so a resumed run is exact).
     schedule: Literal["constant", "cosine"]
     weight_decay: float = Field(ge=0)
+    # The skip path's first weights (model.skip > 0; not in the paper): "random" (PyTorch's
+    # default), or "least_squares": the best linear filter of its size on the training split
+    # (models/linear.py); the whole network then trains from there (docs/model.md).
+    skip_init: Literal["random", "least_squares"]
     device: Literal["auto", "cpu", "cuda"]
     channels_last: bool
     # The network's forward in bf16 autocast (1.9x per step on a CPU with AVX-512 BF16,

@@ -37,6 +37,7 @@ from climemu.training.config import TrainConfig
 from climemu.training.resume import Snapshots
 from climemu.core.devices import autocast, memory_layout, resolve_device, resolve_precision
 from climemu.data.window import WindowedData
+from climemu.models.linear import least_squares_filter
 from climemu.models.registry import build_model
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,21 @@ class Trainer:
         self.ocean = torch.from_numpy(data.ocean).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr,
                                           weight_decay=cfg.weight_decay)
+
+    def init_skip(self, seed: int, cells: int = 128) -> None:
+        """``train.skip_init: least_squares``: the skip path (a bias-free k x k convolution from the
+        input months to the output, docs/model.md) starts as the best linear filter of its size
+        on the training split, ``cells`` random ocean cells per sample."""
+        skip = getattr(self.model, "skip", None)
+        if self.cfg.skip_init != "least_squares" or skip is None:
+            return
+        n = self.data.n_samples("train")
+        batches = (np.arange(s, min(s + 64, n)) for s in range(0, n, 64))
+        samples = ((self.data.inputs("train", p).numpy(), self.data.targets_of("train", p)[:, 0].numpy())
+                   for p in batches)
+        weights = least_squares_filter(samples, self.data.ocean, skip.kernel_size[0] // 2, cells, seed)
+        with torch.no_grad():
+            skip.weight.copy_(torch.from_numpy(weights[None]).to(skip.weight))   # (1, 36, k, k)
 
     def _batch(self, split: str, positions) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.data.inputs(split, positions).to(self.device, memory_format=self.layout)
@@ -246,4 +262,6 @@ def train(model_cfg: ModelConfig, data: WindowedData, cfg: TrainConfig, seed: in
     distributed.setup(distributed.local_device(resolve_device(cfg.device)))
     generator = seed_everything(seed)
     model = build_model(model_cfg, data.ocean.shape, data.input_months)
-    return Trainer(model, data, cfg, generator).fit(snapshots)
+    trainer = Trainer(model, data, cfg, generator)
+    trainer.init_skip(seed)          # before the first epoch; a resumed run restores its weights
+    return trainer.fit(snapshots)
