@@ -67,7 +67,7 @@ def _seed(root, seed, rmse, r90, verdict):
     folder = root / results.SEEDS / f"seed-{seed}"
     folder.mkdir(parents=True)
     split = {k: {"rmse_degC": v, "acc_time": 0.5} for k, v in
-             {"truth": 0.3, "model": rmse, "climatology": 0.4}.items()}
+             {"truth": 0.3, "model": rmse, "damped_persistence": 0.33, "lim": 0.35, "climatology": 0.4}.items()}
     cell = {"radius50_km": 100.0, "radius90_km": r90, "share_month_minus1": 0.2, "share_before_minus12": 0.4,
             "efolding_month": -2.0}
     files = {"skill": {"test": split, "val": split}, "train": {"precision": "bf16"},
@@ -76,7 +76,9 @@ def _seed(root, seed, rmse, r90, verdict):
              "score": {"deeplift": {"all": {"pearson_median": 0.4, "pearson_support_median": 0.5}}}}
     for name, value in files.items():
         (folder / f"{name}.json").write_text(json.dumps(value))
-    (folder / "findings.md").write_text(f"| finding | this run |\n|---|---|\n| importance is local | {verdict} |\n")
+    (folder / "findings.md").write_text(
+        "# title\n\n| finding | this run |\n|---|---|\n| skill (the gate) | skilful: MSE 0.9x |\n"
+        f"| importance is local | {verdict} |\n\n| another | table |\n|---|---|\n| not | a verdict |\n")
     (folder / "commit.txt").write_text("abcdef123\n")
 
 
@@ -86,10 +88,12 @@ def test_seed_spread_by_hand(tmp_path):
     _seed(tmp_path, 1, 0.32, 950.0, "holds")
     text = results.seed_spread(tmp_path)
     assert "Commit abcdef1; 2 seeds" in text and "training in bf16" in text
-    assert "| test RMSE (degC) | 0.3100 | 0.3200 | 0.0100 |" in text
-    # captured: (0.16 - 0.0961) / 0.07 = 0.913, (0.16 - 0.1024) / 0.07 = 0.823
-    assert "| captured share of the predictable MSE | 0.913 | 0.823 | 0.090 |" in text
+    assert "| test RMSE (degC) | 0.31000 | 0.32000 | 0.01000 |" in text
+    # captured: (0.16 - 0.0961) / 0.07 = 0.9129, (0.16 - 0.1024) / 0.07 = 0.8229
+    assert "| captured share of the predictable MSE | 0.9129 | 0.8229 | 0.0900 |" in text
+    assert "Lowest test MSE of all predictors: seed-0 truth, seed-1 truth." in text
+    assert "| test MSE over damped persistence's | 0.8825 | 0.9403 | 0.0579 |" in text   # 0.0961 / 0.1089
     assert "| r90 (km), a | 900 | 950 | 50 |" in text
-    assert "the same at every seed: " in text and "importance is local: holds." in text
+    assert "the same at every seed: \nskill (the gate): skilful; importance is local: holds." in text
     _seed(tmp_path, 2, 0.33, 2000.0, "does not hold")
     assert "**they differ**" in results.seed_spread(tmp_path)

@@ -79,10 +79,17 @@ SEEDS = "reports/seeds"        # tools/seeds.py: one folder per seed, metrics/*.
 
 
 def _verdicts(findings: str) -> list[str]:
-    """The summary table's rows of reports/findings.md: (finding, this run)."""
-    rows = [line.split("|")[1:3] for line in findings.splitlines()
-            if line.startswith("| ") and not line.startswith("| finding")]
-    return [f"{f.strip()}: {v.strip()}" for f, v in rows if not v.strip().startswith("---")]
+    """The verdicts of reports/findings.md's summary table (the first table, "| finding | this run |"),
+    each cut at its first colon: the gate's "skilful: MSE ..." compares as "skilful"."""
+    lines = findings.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| finding | this run |"))
+    out = []
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        finding, verdict = (c.strip() for c in line.split("|")[1:3])
+        out.append(f"{finding}: {verdict.split(':')[0]}")
+    return out
 
 
 def seed_spread(root: Path) -> str:
@@ -101,9 +108,14 @@ def seed_spread(root: Path) -> str:
         m = _mse(r["skill"]["test"])
         return (m["climatology"] - m["model"]) / (m["climatology"] - m["truth"])
 
-    quantities = [("test RMSE (degC)", lambda r: r["skill"]["test"]["model"]["rmse_degC"], "{:.4f}"),
-                  ("val RMSE (degC)", lambda r: r["skill"]["val"]["model"]["rmse_degC"], "{:.4f}"),
-                  ("captured share of the predictable MSE", captured, "{:.3f}"),
+    def ratio(rival):
+        return lambda r: _mse(r["skill"]["test"])["model"] / _mse(r["skill"]["test"])[rival]
+
+    quantities = [("test RMSE (degC)", lambda r: r["skill"]["test"]["model"]["rmse_degC"], "{:.5f}"),
+                  ("val RMSE (degC)", lambda r: r["skill"]["val"]["model"]["rmse_degC"], "{:.5f}"),
+                  ("captured share of the predictable MSE", captured, "{:.4f}"),
+                  ("test MSE over damped persistence's", ratio("damped_persistence"), "{:.4f}"),
+                  ("test MSE over the LIM's", ratio("lim"), "{:.4f}"),
                   ("test time ACC", lambda r: r["skill"]["test"]["model"]["acc_time"], "{:.3f}")]
     first = next(iter(runs.values()))
     for cell in first["agg"]["attribution"]["cells"]:
@@ -130,12 +142,14 @@ def seed_spread(root: Path) -> str:
         values = [get(r) for r in runs.values()]
         rows.append(f"| {label} | " + " | ".join(fmt.format(v) for v in values)
                     + f" | {fmt.format(max(values) - min(values))} |")
+    best = {n: min(_mse(r["skill"]["test"]).items(), key=lambda kv: kv[1])[0] for n, r in runs.items()}
     verdicts = {n: _verdicts((f / "findings.md").read_text()) for n, f in zip(names, folders)}
     same = len({tuple(v) for v in verdicts.values()}) == 1
     lines = [f"Commit {', '.join(sorted(commits))}; {len(names)} seeds (`seed`: the network's initialisation, the "
              "shuffling and the basin's cell sample; the data's own `data.synthetic.seed` unchanged), every other "
              f"param at its default; training in {' and '.join(precisions)}; "
              f"`tools/seeds.py {' '.join(n.split('-')[1] for n in names)}`.", "", *rows, "",
+             "Lowest test MSE of all predictors: " + ", ".join(f"{n} {b}" for n, b in best.items()) + ".", "",
              "Verdicts of `reports/findings.md`: " + ("the same at every seed: " if same else "**they differ**: ")]
     for n in (names[:1] if same else names):
         lines += [("" if same else f"{n}: ") + "; ".join(verdicts[n]) + "."]
