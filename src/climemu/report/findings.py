@@ -478,6 +478,13 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
 NOT_JUDGED = "not judged: the network is not skilful"
 
 
+def captured_share(mse: dict[str, float]) -> float:
+    """The network's share of the predictable MSE, (MSE_climatology - MSE_network) /
+    (MSE_climatology - MSE_truth), from MSEs by predictor name (NaN without room to capture)."""
+    room = mse["climatology"] - mse["truth"]
+    return (mse["climatology"] - mse["model"]) / room if room > 0 else float("nan")
+
+
 def skill_gate(skill: dict, captured_min: float) -> tuple[bool, str]:
     """Whether the network is skilful enough for its attributions to be judged, and why.
 
@@ -491,8 +498,7 @@ def skill_gate(skill: dict, captured_min: float) -> tuple[bool, str]:
     checks = [(net < mse[rival], f"MSE {net / mse[rival]:.2f}x {rival}'s")
               for rival in ("damped_persistence", "lim") if rival in mse]
     if "truth" in mse and "climatology" in mse:
-        room = mse["climatology"] - mse["truth"]
-        captured = (mse["climatology"] - net) / room if room > 0 else float("nan")
+        captured = captured_share(mse)
         checks.append((captured >= captured_min,
                        f"captures {captured:.0%} of the predictable MSE (rule: at least {captured_min:.0%})"))
     passed = all(ok for ok, _ in checks)
@@ -523,8 +529,8 @@ def ceiling(skill: dict, exact: bool) -> str:
                     ": possible here, since with smoothing or a seasonal cycle the truth is only approximate. "
                     "The scores above then measure agreement with an approximation that these predictors "
                     "beat; the exact setting scores the methods against the real optimum.")
-    # MSE over the truth's: how far each forecast is from the ceiling (docs/results.md, "Towards
-    # the headline run"); the shared filter is the best the network's kind of linear map does.
+    # MSE over the truth's: how far each forecast is from the ceiling (docs/model.md, "A
+    # full-resolution path"); the shared filter is the best the network's kind of linear map does.
     ratios = ", ".join(f"{name} {(test[name]['rmse_degC'] / test['truth']['rmse_degC']) ** 2:.3f}x"
                        for name in ("model", "shared_filter") if name in test)
     verdict += f" Test MSE over the truth's: {ratios}." if ratios else ""

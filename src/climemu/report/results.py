@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from climemu.core import paths
+from climemu.report.findings import captured_share
 
 PAGE = "docs/results.md"             # relative to the repository root, as the metrics' paths
 ORDER = ("truth", "model", "shared_filter", "damped_persistence", "persistence", "lim", "climatology")
@@ -44,7 +45,7 @@ def default_run(root: Path) -> str:
     for name in [n for n in ORDER if n in test]:
         rows.append(f"| {NAMES.get(name, name)} | {test[name] ** 0.5:.4f} | {test[name] / test['truth']:.3f} "
                     f"| {skill['test'][name]['acc_time']:.3f} |")
-    captured = (test["climatology"] - test["model"]) / (test["climatology"] - test["truth"])
+    captured = captured_share(test)
     lines = [f"Lead {skill['lead']}, all ocean cells, test split; {train['n_train']} training windows, best "
              f"epoch {train['best_epoch']}, {train['n_params']:,} parameters, {train['precision']} "
              f"({train['train_seconds']:.0f} s of training on the machine that made the committed run).", "",
@@ -105,8 +106,7 @@ def seed_spread(root: Path) -> str:
     precisions = sorted({r["train"]["precision"] for r in runs.values()})
 
     def captured(r):
-        m = _mse(r["skill"]["test"])
-        return (m["climatology"] - m["model"]) / (m["climatology"] - m["truth"])
+        return captured_share(_mse(r["skill"]["test"]))
 
     def ratio(rival):
         return lambda r: _mse(r["skill"]["test"])["model"] / _mse(r["skill"]["test"])[rival]
