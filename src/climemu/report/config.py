@@ -33,7 +33,7 @@ class ReportConfig(Strict):
     band_slack_km: float = Field(ge=0)          # radii
     band_slack_months: float = Field(ge=0)      # e-folding month
     band_slack_share: float = Field(ge=0)       # shares
-    # Faithfulness measures (scale.baseline.metric) that ranked the methods as the exact
-    # contributions do in every synthetic validation run (docs/results.md, "Faithfulness"); on
-    # real data the report ranks the methods by these alone and says so.
+    # Faithfulness measures (scale.baseline.metric) that a synthetic run validated (Holm-adjusted
+    # permutation p below faithfulness.alpha, docs/measures.md); on real data the report ranks
+    # the methods by these alone and says so.
     faithfulness_validated: list[str]
