@@ -47,8 +47,8 @@ def default_run(root: Path) -> str:
                     f"| {skill['test'][name]['acc_time']:.3f} |")
     captured = captured_share(test)
     lines = [f"Lead {skill['lead']}, all ocean cells, test split; {train['n_train']} training windows, best "
-             f"epoch {train['best_epoch']}, {train['n_params']:,} parameters, {train['precision']} "
-             f"({train['train_seconds']:.0f} s of training on the machine that made the committed run).", "",
+             f"epoch {train['best_epoch']}, {train['n_params']:,} parameters, trained in {train['precision']} "
+             "(no timings here: they differ between machines and runs, and a rerun must give this page).", "",
              *rows, "",
              f"The network captures **{captured:.1%}** of the predictable MSE, (MSE_climatology - MSE_network) / "
              "(MSE_climatology - MSE_truth); the report's skill gate asks for 90% and for a lower MSE than damped "
