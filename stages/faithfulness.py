@@ -38,7 +38,7 @@ def main() -> None:
                             fractions=cfg.fractions, n_subsets=cfg.subsets, subset_fraction=cfg.subset_fraction,
                             noise=cfg.noise, sweeps=cfg.sweeps, block_cells=explain.block_cells, seed=params.seed,
                             shap_base=shap_baselines(explain, data, params.seed),
-                            channels_last=explain.channels_last)
+                            channels_last=explain.channels_last, options=explain.options)
     metrics = faithfulness_measures(ds, truth, alpha=cfg.alpha)
     metrics["synthetic_truth"] = truth is not None
     write_json(metrics, paths.FAITHFULNESS_METRICS)

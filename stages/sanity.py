@@ -24,7 +24,8 @@ def main() -> None:
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     cell = next(c for c in cells if c.name == cfg.cell) if cfg.cell else cells[0]
     ds = sanity_check(model, data, explain.methods, cell, cfg.max_samples, cfg.batch_size, cfg.n_steps,
-                      cfg.seed, shap_baselines(explain, data, params.seed), explain.channels_last)
+                      cfg.seed, shap_baselines(explain, data, params.seed), explain.channels_last,
+                      options=explain.options)
     metrics = sanity_measures(ds)
     write_json(metrics, paths.SANITY_METRICS)
     fig_sanity(ds, paths.SANITY_FIGURE)

@@ -35,7 +35,7 @@ def main() -> None:
     coef = {c.name: truth.coefficients((c.i, c.j), data.lead, data.input_months) for c in cells}
     ds = score_methods(model, data, explain.methods, cells, coef, cfg.max_samples, cfg.batch_size,
                        cfg.n_steps, shap_baselines(explain, data, params.seed), explain.channels_last,
-                       block_cells=explain.block_cells)
+                       block_cells=explain.block_cells, options=explain.options)
     metrics = score_measures(ds, truth.source_box)
     write_json(metrics, paths.SCORE_METRICS)
     fig_score(ds, paths.SCORE_FIGURE)

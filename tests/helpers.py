@@ -43,6 +43,12 @@ TINY = {
     "window": {"n_train": 32, "n_val": 16, "n_test": 16},
     "train": {"epochs": 1, "batch_size": 16},
     "explain": {"n_steps": 4, "max_samples": 6, "batch_size": 3,
+                # every registered method, as the judges' run has them (tools/judges.py)
+                "methods": ["deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
+                            "input_x_gradient", "smoothgrad", "occlusion", "kernel_shap", "random", "edges"],
+                "shap_n_baselines": 2,
+                "options": {"smoothgrad_samples": 2, "smoothgrad_stdev": 0.5, "occlusion_window": [12, 5, 5],
+                            "kernel_shap_samples": 32, "superpixel": [12, 10, 10], "per_eval": 32},
                 "instance_cells": [{"name": "A", "lat": 64.5, "lon": -45.5},
                                    {"name": "B", "lat": 55.5, "lon": -35.5}],
                 "group_cells": [{"name": "target_box", "lat": 60.5, "lon": -27.5},

@@ -144,3 +144,20 @@ def test_a_missing_or_broken_params_file_is_a_config_error(tmp_path):
     (tmp_path / "params.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must hold a mapping of sections"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_an_experiments_overrides_must_give_a_valid_file():
+    from climemu.config import ConfigError, check_experiments, parse_params, with_overrides
+    import yaml
+    raw = yaml.safe_load(open("params.yaml"))
+    assert with_overrides(raw, {"score.max_samples": 3})["score"]["max_samples"] == 3
+    assert raw["score"]["max_samples"] == yaml.safe_load(open("params.yaml"))["score"]["max_samples"]
+    with pytest.raises(ValueError, match="scor.max_samples: no such key"):
+        with_overrides(raw, {"scor.max_samples": 3})
+    check_experiments(raw, parse_params(raw))                               # the committed file's hold
+    bad = {**raw, "judges": {"set": {"faithfulness.max_samples": 0}}}
+    with pytest.raises(ConfigError, match="judges.set gives an invalid file"):
+        check_experiments(bad, parse_params(bad))
+    typo = {**raw, "judges": {"set": {"explain.method": ["deeplift"]}}}
+    with pytest.raises(ConfigError, match="explain.method: no such key"):
+        check_experiments(typo, parse_params(typo))

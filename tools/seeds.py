@@ -16,57 +16,39 @@ A developer's tool (no stage runs it); commit ``reports/seeds/`` after it.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from experiments import ROOT, committed_head, run_experiment
+
 OUT = ROOT / "reports" / "seeds"
-
-
-def run(cmd: list[str], cwd: Path, env: dict) -> None:
-    print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, cwd=cwd, env=env, check=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("seeds", type=int, nargs="+")
     args = ap.parse_args(argv)
-    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                      capture_output=True, text=True).stdout.strip():
-        print("tools/seeds.py runs the committed HEAD: commit your changes first", file=sys.stderr)
+    commit = committed_head()
+    if commit is None:
         return 2
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.strip()
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)                 # each clone logs to its own store
     committed_seed = yaml.safe_load((ROOT / "params.yaml").read_text())["seed"]
     for seed in args.seeds:
-        with tempfile.TemporaryDirectory(prefix=f"climemu-seed{seed}-") as tmp:
-            repo = ROOT
-            if seed != committed_seed:
-                repo = Path(tmp) / "repo"
-                run(["git", "clone", "--quiet", str(ROOT), str(repo)], ROOT, env)
-                (repo / ".venv").symlink_to(ROOT / ".venv")
-                run(["dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")], repo, env)
-                run(["dvc", "exp", "run", "--quiet", "-S", f"seed={seed}"], repo, env)
-            dest = OUT / f"seed-{seed}"
-            staging = OUT / f".seed-{seed}.tmp"
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir(parents=True)
-            for f in sorted((repo / "metrics").glob("*.json")):
-                shutil.copy2(f, staging / f.name)
-            shutil.copy2(repo / "reports" / "findings.md", staging / "findings.md")
-            (staging / "commit.txt").write_text(commit + "\n")
-            shutil.rmtree(dest, ignore_errors=True)
-            staging.replace(dest)                        # a killed run leaves the last complete copy
-            print(f"seed {seed}: {dest.relative_to(ROOT)}", flush=True)
+        dest = OUT / f"seed-{seed}"
+        if seed != committed_seed:
+            run_experiment({"seed": seed}, dest, commit)
+            continue
+        staging = OUT / f".seed-{seed}.tmp"               # the committed run: its own outputs
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for f in sorted((ROOT / "metrics").glob("*.json")):
+            shutil.copy2(f, staging / f.name)
+        shutil.copy2(ROOT / "reports" / "findings.md", staging / "findings.md")
+        (staging / "commit.txt").write_text(commit + "\n")
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.replace(dest)
+        print(f"seed {seed}: {dest.relative_to(ROOT)}", flush=True)
     return 0
 
 

@@ -11,10 +11,12 @@ only the stages that read it. ``python -m climemu.config`` checks the whole file
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
+from typing import Any
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from climemu.attribution.config import (AblateConfig, BandConfig, BasinConfig, CellSpec, ExplainConfig,
                                         FaithfulnessConfig, SanityConfig, ScoreConfig, ablate_box_in_data_box,
@@ -39,6 +41,31 @@ CHECKS = (cells_in_data_box, identify_cell_in_data_box, ablate_box_in_data_box, 
           sanity_cell_named, instance_sample_in_split)
 
 
+class ExperimentConfig(Strict):
+    """A run of the whole pipeline with some values of this file replaced (``dvc exp run -S``):
+    ``set`` maps dotted keys (``faithfulness.max_samples``) to their values. The tool that runs
+    it (``tools/judges.py``) names the section; :func:`parse_params` checks that the file with the
+    values replaced is valid too, so a typo fails here, not an hour into the run."""
+
+    set: dict[str, Any] = Field(min_length=1)
+
+
+def with_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
+    """A copy of the raw params with each dotted key of ``overrides`` replaced (the key must exist)."""
+    out = copy.deepcopy(raw)
+    for key, value in overrides.items():
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            if not isinstance(node, dict) or part not in node:
+                raise ValueError(f"{key}: no such key in params.yaml")
+            node = node[part]
+        if not isinstance(node, dict) or last not in node:
+            raise ValueError(f"{key}: no such key in params.yaml")
+        node[last] = copy.deepcopy(value)
+    return out
+
+
 class Params(Strict):
     """Every value lives in ``params.yaml``: no field has a default, so a missing key is an error."""
 
@@ -59,6 +86,7 @@ class Params(Strict):
     sanity: SanityConfig
     faithfulness: FaithfulnessConfig
     report: ReportConfig
+    judges: ExperimentConfig     # tools/judges.py: every method at the samples the judges need
 
     @model_validator(mode="after")
     def _across_sections(self) -> "Params":
@@ -74,9 +102,26 @@ def parse_params(raw: dict, source: str = PARAMS_FILE) -> Params:
         raise ConfigError(_describe(e, source)) from None
 
 
+def check_experiments(raw: dict, params: Params, source: str = PARAMS_FILE) -> None:
+    """Each experiment section's overrides give a valid file too (checked on the whole file only:
+    a test's modified params need not suit the experiments' values)."""
+    for name in EXPERIMENTS:
+        try:
+            Params.model_validate(with_overrides(raw, getattr(params, name).set))
+        except ValueError as e:    # pydantic's ValidationError is a ValueError
+            detail = _describe(e, source) if isinstance(e, ValidationError) else str(e)
+            raise ConfigError(f"{source}: {name}.set gives an invalid file: {detail}") from None
+
+
+EXPERIMENTS = ("judges",)   # the sections that are overrides of the rest (ExperimentConfig)
+
+
 def load_params(path: str | Path = PARAMS_FILE) -> Params:
     """The whole file, validated (tests, tools); a stage loads only its own sections."""
-    return parse_params(read_params_file(path), str(path))
+    raw = read_params_file(path)
+    params = parse_params(raw, str(path))
+    check_experiments(raw, params, str(path))
+    return params
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import torch
 from captum.attr import DeepLift
 from torch import nn
 
-from climemu.attribution.methods import METHODS, attribute
+from climemu.attribution.config import MethodOptions
+from climemu.attribution.methods import METHODS, attribute, controls, method_kwargs
 from climemu.attribution.pixel import relative_delta
 
 H, W = 5, 7
@@ -95,11 +96,12 @@ def test_deeplift_shap_averages_deeplift_over_baseline_samples(bn_relu_conv_net)
 def test_unknown_method_names_the_allowed_ones():
     with pytest.raises(ValueError) as err:
         attribute(linear_model(), "lrp", torch.zeros(1, 36, H, W), (0, 0))
-    for name in ("deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap",
-                 "saliency", "input_x_gradient"):
+    names = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
+             "input_x_gradient", "smoothgrad", "occlusion", "kernel_shap", "random", "edges"}
+    for name in names:
         assert name in str(err.value)
-    assert set(METHODS) == {"deeplift", "integrated_gradients", "guided_backprop",
-                            "deeplift_shap", "saliency", "input_x_gradient"}
+    assert set(METHODS) == names
+    assert controls(METHODS) == ["random", "edges"]
 
 
 def test_options_a_method_does_not_have_are_refused():
@@ -124,3 +126,95 @@ def test_model_state_is_restored_and_training_mode_does_not_leak(bn_relu_conv_ne
     with pytest.raises(ValueError):                            # restored after an error too
         attribute(net, "deeplift", x, (H, 0))
     assert net.training and all(p.requires_grad for p in net.parameters())
+
+
+OPTIONS = MethodOptions(smoothgrad_samples=3, smoothgrad_stdev=0.5, occlusion_window=(1, 2, 3),
+                        kernel_shap_samples=64, superpixel=(36, 5, 7), per_eval=8)
+
+
+def block_means(v: torch.Tensor, window) -> torch.Tensor:
+    """By hand: every value replaced by the mean of its block (blocks tiling from the origin)."""
+    out = torch.empty_like(v)
+    wm, wh, ww = window
+    for m in range(0, v.shape[1], wm):
+        for a in range(0, v.shape[2], wh):
+            for b in range(0, v.shape[3], ww):
+                block = v[:, m:m + wm, a:a + wh, b:b + ww]
+                out[:, m:m + wm, a:a + wh, b:b + ww] = block.mean(dim=(1, 2, 3), keepdim=True)
+    return out
+
+
+def test_smoothgrad_of_a_linear_model_is_its_weights_whatever_the_noise():
+    conv, cell = linear_model(), (2, 3)
+    x = torch.randn(2, 36, H, W, generator=torch.Generator().manual_seed(2))
+    attr = attribute(conv, "smoothgrad", x, cell, **method_kwargs("smoothgrad", 8, None, OPTIONS))
+    expected = weight_times_input(conv, torch.ones_like(x), cell)          # the gradient: w at each input
+    assert torch.allclose(attr, expected, atol=1e-5)
+
+
+def test_occlusion_spreads_each_blocks_drop_over_the_block():
+    conv, cell = linear_model(), (2, 3)
+    x = torch.randn(2, 36, 4, 6, generator=torch.Generator().manual_seed(3))   # blocks 1 x 2 x 3 tile 4 x 6
+    global H, W
+    h, w = H, W
+    H, W = 4, 6
+    try:
+        expected = block_means(weight_times_input(conv, x, cell), OPTIONS.occlusion_window)
+    finally:
+        H, W = h, w
+    attr = attribute(conv, "occlusion", x, cell, **method_kwargs("occlusion", 8, None, OPTIONS))
+    assert torch.allclose(attr, expected, atol=1e-5)
+
+
+def test_kernel_shap_of_a_linear_model_gives_each_superpixel_its_sum():
+    # Superpixels of 36 months x 5 x 7 cells: one feature, the whole input; Shapley = f(x) - f(0).
+    conv, cell = linear_model(), (2, 3)
+    x = torch.randn(2, 36, H, W, generator=torch.Generator().manual_seed(4))
+    opts = OPTIONS.model_copy(update={"superpixel": (12, 5, 4)})           # 3 x 1 x 2 = 6 superpixels
+    attr = attribute(conv, "kernel_shap", x, cell, **method_kwargs("kernel_shap", 8, None, opts))
+    expected = block_means(weight_times_input(conv, x, cell), (12, 5, 4))
+    # Partial blocks at the eastern edge (columns 4-6 of 7): block_means averages over the block's
+    # own 3 columns, as the method spreads over the superpixel's own inputs.
+    assert torch.allclose(attr, expected, atol=1e-4)
+    assert torch.allclose(attr.sum(dim=(1, 2, 3)), conv(x)[:, 0, 2, 3].detach(), atol=1e-4)
+
+
+def test_the_controls_ignore_the_model_and_the_random_one_the_input():
+    x = torch.randn(2, 36, H, W, generator=torch.Generator().manual_seed(5))
+    other = nn.Conv2d(36, 1, 3, padding=1, bias=False)
+    r1 = attribute(linear_model(), "random", x, (2, 3))
+    assert torch.equal(r1, attribute(other, "random", torch.zeros_like(x), (2, 3)))   # a rerun: the same
+    assert not torch.equal(r1, attribute(other, "random", x, (1, 3)))               # another cell: not
+    e = attribute(linear_model(), "edges", x, (2, 3))
+    assert torch.equal(e, attribute(other, "edges", x, (0, 0)))
+    assert torch.equal(attribute(other, "edges", torch.full_like(x, 2.0), (0, 0)), torch.zeros_like(x))
+    # By hand at an interior cell: Sobel's horizontal and vertical differences, smoothed 1-2-1.
+    v = x[0, 0].double()
+    k = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64)
+    gx = (k * (v[1:4, 4] - v[1:4, 2])).sum()
+    gy = (k * (v[3, 2:5] - v[1, 2:5])).sum()
+    assert torch.isclose(e[0, 0, 2, 3].double(), torch.hypot(gx, gy), atol=1e-5)
+
+
+def test_a_method_without_its_options_says_which_it_needs():
+    with pytest.raises(ValueError, match="smoothgrad_samples"):
+        method_kwargs("smoothgrad", 8, None, None)
+    with pytest.raises(ValueError, match="takes no window"):
+        attribute(linear_model(), "saliency", torch.zeros(1, 36, H, W), (0, 0), window=(1, 1, 1))
+
+
+def test_occlusion_is_captums_where_the_blocks_tile_and_serves_several_cells(bn_relu_conv_net):
+    from captum.attr import Occlusion
+    from climemu.attribution.perturb import occlusion_maps
+    from climemu.attribution.pixel import PixelOutput
+    net = bn_relu_conv_net
+    x = torch.randn(2, 36, 4, 6, generator=torch.Generator().manual_seed(7))
+    x[0, 3] = 0.0                                                  # an all-zero month: skipped, drop 0
+    window = (2, 2, 3)
+    cells = [(1, 2), (3, 5)]
+    both = occlusion_maps(lambda xs: net(xs)[:, 0, [1, 3], [2, 5]], x, window, per_eval=5)
+    for k, cell in enumerate(cells):
+        ref = Occlusion(PixelOutput(net, cell)).attribute(
+            x, sliding_window_shapes=window, strides=window, baselines=0.0) / float(np.prod(window))
+        assert torch.allclose(both[k], ref, atol=1e-6)
+        assert torch.allclose(both[k], attribute(net, "occlusion", x, cell, window=window, per_eval=3), atol=1e-6)

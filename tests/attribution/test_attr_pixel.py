@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from climemu.attribution.methods import METHODS, attribute
+from climemu.attribution.config import MethodOptions
+from climemu.attribution.methods import METHODS, attribute, method_kwargs
 from climemu.attribution.pixel import PixelOutput, relative_delta
 
 H, W = 6, 9                                  # not square: a swapped (i, j) would show
@@ -23,13 +24,27 @@ def test_wrapper_returns_the_named_cell(copy_cell):
     assert torch.equal(out, x[:, MONTH, SOURCE[0], SOURCE[1]])
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+# Occlusion of single inputs; KernelSHAP's superpixels are whole months (36 features).
+OPTIONS = MethodOptions(smoothgrad_samples=4, smoothgrad_stdev=0.5, occlusion_window=(1, 1, 1),
+                        kernel_shap_samples=200, superpixel=(1, H, W), per_eval=16)
+
+
+# The controls ignore the model: tests/attribution/test_attr_methods.py.
+@pytest.mark.parametrize("method", [m for m in sorted(METHODS) if not METHODS[m].control])
 def test_attribution_is_nonzero_only_at_the_copied_input(method, copy_cell):
     x = inputs()
-    attr = attribute(copy_cell(MONTH, SOURCE, TARGET), method, x, TARGET)
+    attr = attribute(copy_cell(MONTH, SOURCE, TARGET), method, x, TARGET,
+                     **(method_kwargs(method, 50, None, OPTIONS) if METHODS[method].options else {}))
     value = x[:, MONTH, SOURCE[0], SOURCE[1]]
+    if method == "kernel_shap":            # the copied input's month holds its value, spread evenly
+        expected = torch.zeros_like(x)
+        expected[:, MONTH] = value[:, None, None] / (H * W)
+        # a float32 weighted least-squares fit: errors of 1e-5 on values of 0.04
+        assert torch.allclose(attr, expected, atol=1e-4)
+        return
     # d out / d x = 1 at the source; times the input for the methods that multiply by it.
-    expected = torch.ones_like(value) if method in ("saliency", "guided_backprop") else value
+    expected = (torch.ones_like(value) if method in ("saliency", "guided_backprop", "smoothgrad")
+                else value)
     assert torch.allclose(attr[:, MONTH, SOURCE[0], SOURCE[1]], expected, atol=1e-6)
     attr[:, MONTH, SOURCE[0], SOURCE[1]] = 0
     assert attr.abs().max() == 0

@@ -334,3 +334,48 @@ def test_holm_and_distinct_methods():
     # both measures rank perfectly: p = 1/120 each; Holm: 2 x 1/120 = 0.0167 < 0.05
     assert out["m1"]["p"] == pytest.approx(1 / 120) and out["m1"]["p_holm"] == pytest.approx(2 / 120)
     assert out["m1"]["verdict"] == "validated" and not out["m1"]["underpowered"]
+
+
+def test_spearman_p_beyond_enumeration_is_monte_carlo_close_to_the_exact_value(monkeypatch):
+    from climemu.attribution import faithfulness
+    x, y = [1, 2, 3, 5, 4, 7, 6, 9, 8], [1, 3, 2, 4, 6, 5, 8, 7, 9]
+    exact = faithfulness.spearman_p(x, y)
+    monkeypatch.setattr(faithfulness, "EXACT_MAX", 8)           # the same 9 methods, sampled
+    sampled = faithfulness.spearman_p(x, y)
+    # 1e6 draws: the standard error of a p near exact is sqrt(p (1 - p) / 1e6)
+    assert abs(sampled - exact) < 5 * np.sqrt(exact * (1 - exact) / faithfulness.RESAMPLES) + 1e-6
+    assert faithfulness.spearman_p(x, y) == sampled            # seeded: the same again
+    ten = list(range(10))
+    assert faithfulness.spearman_p(ten, ten) == pytest.approx(1 / (faithfulness.RESAMPLES + 1))   # never 0
+
+
+def test_controls_are_judged_apart_from_the_methods():
+    from climemu.attribution.faithfulness import judge_controls
+    values = {"m1": {"a": 3.0, "b": 2.0, "random": 1.0, "edges": 0.5},    # every method above
+              "m2": {"a": 3.0, "b": 0.4, "random": 1.0, "edges": 0.5},    # b below random
+              "m3": {"a": np.nan, "b": 2.0, "random": np.nan, "edges": np.nan}}
+    out = judge_controls(values, ["a", "b"], ["random", "edges"])
+    assert out["m1"]["below"] and out["m1"]["margin"] == pytest.approx(1.0)
+    assert not out["m2"]["below"] and out["m2"]["margin"] == pytest.approx(-0.6)
+    assert out["m2"]["best_control"] == "random" and out["m2"]["methods_at_or_below"] == ["b"]
+    assert out["m3"]["below"] is None
+
+
+def test_controls_stay_out_of_the_validation_ranking():
+    import xarray as xr
+    methods = ["deeplift", "saliency", "guided_backprop", "random"]
+    val = np.array([4.0, 3.0, 2.0, 5.0])                       # random ranked first by this measure
+    curve = np.broadcast_to(val[:, None, None, None, None, None], (4, 2, 2, 1, 1, 2)).copy()
+    corr = np.broadcast_to(val[:, None, None, None, None], (4, 2, 2, 1, 1)).copy()
+    ds = xr.Dataset({"curve": (("method", "scale", "baseline", "cell", "sample", "fraction"), curve),
+                     "correlation": (("method", "scale", "baseline", "cell", "sample"), corr)},
+                    coords={"method": methods, "scale": ["cell", "block"], "baseline": ["zero", "impute"],
+                            "fraction": [0.1, 1.0]},
+                    attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
+    score = {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
+             for m, p in zip(methods, [0.9, 0.5, 0.2, 0.0])}
+    out = faithfulness_measures(ds, score, alpha=0.05)
+    assert out["distinct_methods"] == ["deeplift", "saliency", "guided_backprop"]
+    assert out["validation"]["cell.zero.correlation"]["spearman"] == pytest.approx(1.0)
+    assert out["controls"]["cell.zero.correlation"]["below"] is False
+    assert out["controls"]["cell.zero.correlation"]["methods_at_or_below"] == sorted(methods[:3])

@@ -25,7 +25,7 @@ STAGES = ["ablate", "aggregate", "band", "basin", "evaluate", "explain", "faithf
           "report", "sanity", "score", "smooth", "train", "window"]
 PREDICTORS = {"model", "climatology", "persistence", "damped_persistence", "lim", "shared_filter", "truth"}
 METHODS = {"deeplift", "integrated_gradients", "guided_backprop", "deeplift_shap", "saliency",
-           "input_x_gradient"}
+           "input_x_gradient", "smoothgrad", "occlusion", "kernel_shap", "random", "edges"}
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> str:

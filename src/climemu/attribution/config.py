@@ -15,7 +15,9 @@ from climemu.core.registry import Names
 # ``attribution/methods.py``, whose registry is made over this list and checks at import that it
 # holds the same names: reading the params imports neither torch nor Captum.
 METHOD_NAMES = Names("attribution method", ["deeplift", "integrated_gradients", "guided_backprop",
-                                            "deeplift_shap", "saliency", "input_x_gradient"])
+                                            "deeplift_shap", "saliency", "input_x_gradient",
+                                            "smoothgrad", "occlusion", "kernel_shap",
+                                            "random", "edges"])
 MethodName = Annotated[str, AfterValidator(METHOD_NAMES.check)]
 
 
@@ -27,6 +29,28 @@ class CellSpec(Strict):
     lon: float = Field(ge=-180, le=360)
 
 
+Block = tuple[int, int, int]   # months x cells x cells
+
+
+class MethodOptions(Strict):
+    """What the methods beyond the paper's take (attribution/perturb.py, docs/measures.md)."""
+
+    smoothgrad_samples: int = Field(ge=1)      # noisy copies averaged (Smilkov et al. 2017: 10-50)
+    smoothgrad_stdev: float = Field(gt=0)      # their noise std, normalised anomaly units (inputs ~1)
+    occlusion_window: Block                    # each block set to zero; stride = window (tiles)
+    kernel_shap_samples: int = Field(ge=2)     # coalitions evaluated per sample and cell
+    superpixel: Block                          # KernelSHAP's features
+    per_eval: int = Field(ge=1)                # perturbed inputs per forward pass
+
+    @model_validator(mode="after")
+    def _blocks(self) -> "MethodOptions":
+        for key in ("occlusion_window", "superpixel"):
+            if any(v < 1 for v in getattr(self, key)):
+                raise ValueError(f"{key} must be three sizes >= 1 (months, cells, cells); "
+                                 f"got {list(getattr(self, key))}")
+        return self
+
+
 class ExplainConfig(Strict):
     """The explain stage (paper Sec. 3-4): instance and group explanations through Captum."""
 
@@ -35,6 +59,7 @@ class ExplainConfig(Strict):
     n_steps: int = Field(ge=2)              # Integrated Gradients
     shap_baselines: Literal["zeros", "training"]   # the paper used zeros
     shap_n_baselines: int = Field(ge=2)
+    options: MethodOptions
     instance_sample: int = Field(ge=0)      # position in the training split
     instance_cells: list[CellSpec] = Field(min_length=1)
     group_cells: list[CellSpec] = Field(min_length=1)

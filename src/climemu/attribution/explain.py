@@ -61,7 +61,7 @@ def explain_instance(model: nn.Module, data: WindowedData, cfg: ExplainConfig, c
     for method in progress(cfg.methods, desc="instance", unit="method"):
         per_cell = []
         for c in cells:
-            kw = method_kwargs(method, cfg.n_steps, shap_base)
+            kw = method_kwargs(method, cfg.n_steps, shap_base, cfg.options)
             if get_method(method).has_delta:
                 attr, delta = attribute(model, method, x, (c.i, c.j), return_delta=True, **kw)
                 change = abs(out[c.i, c.j] - _zero_output(model, x)[c.i, c.j])

@@ -38,6 +38,7 @@ from scipy.stats import rankdata, spearmanr
 from torch import nn
 
 from climemu.attribution.frozen import frozen_eval
+from climemu.attribution.methods import controls
 from climemu.attribution.ranking import mean_rank
 from climemu.attribution.runner import AttributionRunner
 from climemu.data.window import WindowedData
@@ -204,7 +205,8 @@ def faithfulness_correlation(sums: np.ndarray, drops: np.ndarray) -> float:
 def faithfulness_study(model: nn.Module, data: WindowedData, methods: list[str], cells: list, *,
                        n_samples: int, batch_size: int, forward_batch: int, n_steps: int,
                        fractions: list[float], n_subsets: int, subset_fraction: float, noise: float,
-                       sweeps: int, block_cells: int, seed: int, shap_base=None, channels_last: bool = True) -> xr.Dataset:
+                       sweeps: int, block_cells: int, seed: int, shap_base=None, channels_last: bool = True,
+                       options=None) -> xr.Dataset:
     """Deletion curves and faithfulness correlations of every method at every cell.
 
     The first ``n_samples`` training samples (as the score stage). Returns ``curve (method,
@@ -214,7 +216,7 @@ def faithfulness_study(model: nn.Module, data: WindowedData, methods: list[str],
     """
     # DeepLift on the project's fast path (one forward for every cell, climemu.attribution.fast).
     runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
-                               shap_base=shap_base, fast=True)
+                               shap_base=shap_base, options=options, fast=True)
     layout = runner.layout
     n = min(n_samples, data.n_samples("train"))
     n_m = data.input_months
@@ -313,14 +315,21 @@ def distinct(values: dict[str, dict[str, float]], methods: list[str], rtol: floa
     return kept
 
 
-def spearman_p(x: list[float], y: list[float], chunk: int = 100_000) -> float:
-    """One-sided (rho > 0) exact permutation p-value of Spearman's rho: the share of the n!
+EXACT_MAX = 9            # methods up to which the permutation p is enumerated (9! = 362,880)
+RESAMPLES = 1_000_000    # beyond: random permutations, p = (hits + 1) / (resamples + 1)
+
+
+def spearman_p(x: list[float], y: list[float], chunk: int = 100_000, seed: int = 0) -> float:
+    """One-sided (rho > 0) permutation p-value of Spearman's rho: the share of the n!
     pairings of ``y`` with ``x`` whose rho is at least the observed one, ties ranked as
     ``spearmanr`` ranks them (average ranks), so the smallest p with n methods is 1 / n!.
 
     Spearman's rho is Pearson's on the ranks, so every pairing is one permutation of the rank
-    vector: enumerated here in chunks (9 methods: 362,880 pairings in about a second; scipy's
-    ``permutation_test`` computes the same, slower, and is the cross-check in the tests)."""
+    vector: enumerated here in chunks up to :data:`EXACT_MAX` methods (9: 362,880 pairings in
+    about a second; scipy's ``permutation_test`` computes the same, slower, and is the
+    cross-check in the tests). With more methods, :data:`RESAMPLES` random pairings drawn with
+    ``seed`` (the Monte Carlo p of Phipson & Smyth 2010, never 0; its own standard error at
+    p = 0.01 is 1e-4)."""
     rx, ry = rankdata(x), rankdata(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     norm = np.sqrt((rx @ rx) * (ry @ ry))
@@ -328,6 +337,13 @@ def spearman_p(x: list[float], y: list[float], chunk: int = 100_000) -> float:
         return float("nan")                           # a constant ranking: no evidence either way
     observed = (rx @ ry) / norm
     tol = 1e-12 * max(1.0, abs(observed))              # equal rhos count as at least as large
+    if len(rx) > EXACT_MAX:
+        rng = np.random.default_rng(seed)
+        hits = 0
+        for start in range(0, RESAMPLES, chunk):
+            block = rng.permuted(np.tile(np.arange(len(rx)), (min(chunk, RESAMPLES - start), 1)), axis=1)
+            hits += int((ry[block] @ rx / norm >= observed - tol).sum())
+        return (hits + 1) / (RESAMPLES + 1)
     perms = itertools.permutations(range(len(rx)))
     hits = total = 0
     while block := list(itertools.islice(perms, chunk)):
@@ -377,7 +393,7 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: f
     :func:`deletion_auc`), ``correlation`` (median faithfulness correlation). ``ranking``: per
     measure (``scale.baseline.metric``), the methods from the most faithful. ``validation``
     (``score``: score.json with the truth): per measure, :func:`validate` over the distinct methods
-    (:func:`distinct`) against the agreement with the exact contributions (``pearson_median`` at
+    (:func:`distinct`, controls left out) against the agreement with the exact contributions (``pearson_median`` at
     the cell scale, the block variant's ``pearson_median`` at the block scale). ``overall``:
     methods by mean rank over the measures not ranking against the truth.
     """
@@ -403,9 +419,12 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: f
         out[method] = entry
     out["ranking"] = {k: sorted(v, key=lambda m: -v[m] if np.isfinite(v[m]) else np.inf) for k, v in values.items()}
     against: set[str] = set()
+    control = controls(methods)
+    if control:
+        out["controls"] = judge_controls(values, [m for m in methods if m not in control], control)
     if score is not None:
         ref = {key: _agreement(score, key.split(".")[0]) for key in values}
-        out["distinct_methods"] = distinct(values, methods)
+        out["distinct_methods"] = distinct(values, [m for m in methods if m not in control])
         out["alpha"] = alpha
         out["validation"] = validate(values, ref, out["distinct_methods"], alpha)
         against = {k for k, v in out["validation"].items() if v["verdict"] == "ranks against the truth"}
@@ -413,6 +432,28 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: f
     out["values"] = values
     mean = mean_rank(values, kept)
     out["overall"] = {"measures": kept, "mean_rank": mean, "ranking": sorted(mean, key=mean.get)}
+    return out
+
+
+def judge_controls(values: dict[str, dict[str, float]], methods: list[str], control: list[str]) -> dict:
+    """Per measure: does every method score above every control? A measure that ranks a control
+    (a random map, the inputs' edges) at or above a real method cannot tell a method from a
+    control, whatever its agreement with the truth (docs/measures.md, "Controls").
+
+    ``below``: True when the best control scores below the worst method; ``margin``: the worst
+    method's value less the best control's (NaN values are left out)."""
+    out = {}
+    for key, v in values.items():
+        real = {m: v[m] for m in methods if np.isfinite(v.get(m, np.nan))}
+        ctrl = {m: v[m] for m in control if np.isfinite(v.get(m, np.nan))}
+        if not real or not ctrl:
+            out[key] = {"below": None, "margin": float("nan"), "worst_method": None, "best_control": None}
+            continue
+        worst, best = min(real, key=real.get), max(ctrl, key=ctrl.get)
+        margin = real[worst] - ctrl[best]
+        out[key] = {"below": bool(margin > 0), "margin": float(margin), "worst_method": worst,
+                    "best_control": best,
+                    "methods_at_or_below": sorted(m for m in real if real[m] <= ctrl[best])}
     return out
 
 

@@ -3,8 +3,10 @@
 The paper compares Guided Backprop, Integrated Gradients, DeepLift and DeepLiftShap, all with
 zero baselines, and uses DeepLift for everything after Fig. 2. Saliency and Input x Gradient
 are added because the geoscience benchmark of Mamalakis et al. (2022) ranks them
-(docs/measures.md, agreement). Every method explains one output cell (paper Sec. 3.2,
-:mod:`climemu.attribution.pixel`).
+(docs/measures.md, agreement); SmoothGrad, block Occlusion and superpixel KernelSHAP, and two
+controls that ignore the model (a random map, the inputs' edges), so that the judges have
+methods of every family to rank and something they must rank last (:mod:`.perturb`). Every
+method explains one output cell (paper Sec. 3.2, :mod:`climemu.attribution.pixel`).
 
 Adding a method is one module and one entry: a class built on the explained function (the
 network reduced to one output cell, ``(B, months, H, W) -> (B,)``) whose ``attribute(inputs,
@@ -27,8 +29,10 @@ from captum.attr import (DeepLift, DeepLiftShap, GuidedBackprop, InputXGradient,
                          IntegratedGradients, Saliency)
 from torch import nn
 
-from climemu.attribution.config import METHOD_NAMES
+from climemu.attribution.config import METHOD_NAMES, MethodOptions
 from climemu.attribution.frozen import frozen_eval
+from climemu.attribution.perturb import (BlockOcclusion, EdgeMap, RandomMap, SmoothGrad,
+                                         SuperpixelKernelShap)
 from climemu.attribution.pixel import PixelOutput, check_cell
 from climemu.core.registry import Registry
 
@@ -43,6 +47,10 @@ class Method:
     # Additive over a linear path: the map of network + w * x is the network's map plus w ⊙ x
     # (zero baseline), so a skip path's part of the map is exact (attribution/skip.py).
     linear_split: bool = False
+    # A control: ignores the model (random) or the model and its weights (edges). Scored beside
+    # the methods, ranked apart: a judge must put every control below every method.
+    control: bool = False
+    options: tuple[str, ...] = ()   # the explain.options it takes (method_kwargs)
 
 
 METHODS: Registry[Method] = Registry(METHOD_NAMES, {
@@ -54,7 +62,21 @@ METHODS: Registry[Method] = Registry(METHOD_NAMES, {
     # Captum's default abs=True: the classic saliency map |df/dx|, hence never negative.
     "saliency": Method(Saliency, uses_baselines=False, has_delta=False),
     "input_x_gradient": Method(InputXGradient, uses_baselines=False, has_delta=False, linear_split=True),
+    "smoothgrad": Method(SmoothGrad, uses_baselines=False, has_delta=False,
+                         options=("smoothgrad_samples", "smoothgrad_stdev")),
+    # Zero baseline inside (the paper's reference input), not exposed as a baselines argument.
+    "occlusion": Method(BlockOcclusion, uses_baselines=False, has_delta=False,
+                        options=("occlusion_window", "per_eval")),
+    "kernel_shap": Method(SuperpixelKernelShap, uses_baselines=False, has_delta=False,
+                          options=("superpixel", "kernel_shap_samples", "per_eval")),
+    "random": Method(RandomMap, uses_baselines=False, has_delta=False, control=True),
+    "edges": Method(EdgeMap, uses_baselines=False, has_delta=False, control=True),
 })
+
+# explain.options key -> the keyword the method's attribute() takes.
+_OPTION_KWARGS = {"smoothgrad_samples": "samples", "smoothgrad_stdev": "stdev",
+                  "occlusion_window": "window", "per_eval": "per_eval", "superpixel": "superpixel",
+                  "kernel_shap_samples": "samples"}
 
 register_method = METHODS.register       # (name, Method(...))
 unregister_method = METHODS.unregister
@@ -83,18 +105,28 @@ def _shap_baselines(baselines, inputs: torch.Tensor) -> torch.Tensor:
     return base.repeat(2, 1, 1, 1) if base.shape[0] == 1 else base   # (N >= 2, 36, H, W)
 
 
-def method_kwargs(method: str, n_steps: int, shap_base: torch.Tensor | None) -> dict:
-    """The keyword arguments each method takes beyond the inputs (see :func:`attribute`)."""
+def controls(methods) -> list[str]:
+    """The controls among ``methods``, in order (names not registered are no controls)."""
+    return [m for m in methods if m in METHODS and METHODS[m].control]
+
+
+def method_kwargs(method: str, n_steps: int, shap_base: torch.Tensor | None,
+                  options: MethodOptions | None = None) -> dict:
+    """The keyword arguments each method takes beyond the inputs (see :func:`attribute`):
+    Integrated Gradients' steps, DeepLiftShap's baselines, the others' ``explain.options``."""
     if method == "integrated_gradients":
         return {"n_steps": n_steps}
     if method == "deeplift_shap":
         return {"baselines": shap_base}
-    return {}
+    keys = get_method(method).options
+    if keys and options is None:
+        raise ValueError(f"{method!r} needs explain.options ({', '.join(keys)})")
+    return {_OPTION_KWARGS[k]: getattr(options, k) for k in keys}
 
 
 def attribute(model: nn.Module, method: str, inputs: torch.Tensor, cell: tuple[int, int], *,
               baselines=None, n_steps: int = 50, internal_batch_size: int | None = None,
-              return_delta: bool = False):
+              return_delta: bool = False, **options):
     """Attributions ``(B, 36, H, W)`` of output cell ``cell = (i, j)`` to every input value.
 
     ``inputs``: ``(B, 36, H, W)``. ``baselines`` (deeplift, integrated_gradients,
@@ -105,6 +137,7 @@ def attribute(model: nn.Module, method: str, inputs: torch.Tensor, cell: tuple[i
     at a time (at least ``B``; default ``B``, so memory stays that of one forward of the batch).
     ``return_delta`` (deeplift, integrated_gradients): also return Captum's convergence delta
     ``(B,)`` = sum(attr) - (f(x) - f(baseline)); see :func:`~.pixel.relative_delta`.
+    ``options``: the other methods' settings, as :func:`method_kwargs` gives them.
 
     The model is explained in eval mode with frozen parameters (:func:`~.frozen.frozen_eval`).
     """
@@ -119,7 +152,10 @@ def attribute(model: nn.Module, method: str, inputs: torch.Tensor, cell: tuple[i
         raise ValueError(f"inputs must be (batch, months, lat, lon); got shape {tuple(x.shape)}")
     cell = check_cell(cell, x.shape[2], x.shape[3])
 
-    kwargs: dict = {}
+    unknown = set(options) - {_OPTION_KWARGS[k] for k in spec.options}
+    if unknown:
+        raise ValueError(f"{method!r} takes no {', '.join(sorted(unknown))}")
+    kwargs: dict = dict(options)
     if method == "deeplift_shap":
         kwargs["baselines"] = _shap_baselines(baselines, x)
     elif spec.uses_baselines:

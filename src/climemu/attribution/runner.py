@@ -7,6 +7,8 @@ device, the memory layout, the torchrun sharding of batches, and the engine:
 
 - ``deeplift`` (the paper's method, zero baseline): :class:`~.fast.DeepLiftCells`, one forward
   pass per batch for every cell, each further cell one backward pass;
+- ``occlusion``: :func:`~.perturb.occlusion_maps`, one forward pass per perturbed input for
+  every cell;
 - any other method, or ``deeplift`` with ``fast=False``: Captum through
   :func:`~.methods.attribute`, one call per cell.
 
@@ -25,6 +27,7 @@ from torch import nn
 from climemu.attribution.fast import DeepLiftCells
 from climemu.attribution.frozen import frozen_eval
 from climemu.attribution.methods import attribute, get_method, method_kwargs
+from climemu.attribution.perturb import occlusion_maps
 from climemu.core import distributed
 from climemu.core.devices import memory_layout
 from climemu.core.progress import progress
@@ -52,20 +55,21 @@ class AttributionRunner:
     """Explains output cells of ``model`` on batches of training samples of ``data``.
 
     The model is moved to ``device`` and to the memory layout (in place, as ``nn.Module.to``
-    does). ``n_steps``: Integrated Gradients' steps; ``shap_base``: DeepLiftShap's baselines
-    (:func:`~.methods.method_kwargs`). ``fast=False`` sends ``deeplift`` to Captum as well.
+    does). ``n_steps``: Integrated Gradients' steps; ``shap_base``: DeepLiftShap's baselines;
+    ``options``: the other methods' ``explain.options`` (:func:`~.methods.method_kwargs`). ``fast=False`` sends ``deeplift`` to Captum as well.
     ``pin_memory``: on a CUDA device, batches go through page-locked host memory and are copied
     asynchronously (a no-op on the CPU).
     """
 
     def __init__(self, model: nn.Module, data: WindowedData, *, channels_last: bool = True,
                  device: torch.device = torch.device("cpu"), n_steps: int = 50,
-                 shap_base: torch.Tensor | None = None, fast: bool = True, pin_memory: bool = False):
+                 shap_base: torch.Tensor | None = None, options=None, fast: bool = True,
+                 pin_memory: bool = False):
         self.layout = memory_layout(channels_last)
         self.device = device
         self.model = model.to(device, memory_format=self.layout)
         self.data = data
-        self.n_steps, self.shap_base, self.fast = n_steps, shap_base, fast
+        self.n_steps, self.shap_base, self.options, self.fast = n_steps, shap_base, options, fast
         self.pin = pin_memory and torch.device(device).type == "cuda"
         self._engine: DeepLiftCells | None = None       # built on the first fast deeplift call
 
@@ -105,7 +109,12 @@ class AttributionRunner:
         if outputs:
             with frozen_eval(self.model), torch.no_grad():
                 out = self.model(x)[:, 0].cpu().numpy()                  # (B, H, W)
-        kwargs = method_kwargs(method, self.n_steps, self.shap_base)
+        kwargs = method_kwargs(method, self.n_steps, self.shap_base, self.options)
+        if method == "occlusion":            # one forward per perturbation for every cell
+            rows, cols = [i for i, _ in cells], [j for _, j in cells]
+            with frozen_eval(self.model):
+                maps = occlusion_maps(lambda xs: self.model(xs)[:, 0, rows, cols], x.float(), **kwargs)
+            return Attributions(maps.cpu().contiguous().numpy(), out, None)      # (K, B, 36, H, W)
         with_delta = return_delta and get_method(method).has_delta
         maps, deltas = [], []
         for cell in cells:

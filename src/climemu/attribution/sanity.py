@@ -84,17 +84,17 @@ def rank_agreement(before: np.ndarray, after: np.ndarray, ocean: np.ndarray) -> 
 
 
 def _maps(model: nn.Module, method: str, data: WindowedData, positions: np.ndarray, cell,
-          batch_size: int, n_steps: int, shap_base, channels_last: bool) -> np.ndarray:
+          batch_size: int, n_steps: int, shap_base, channels_last: bool, options=None) -> np.ndarray:
     """Heatmaps ``(B, 36, H, W)`` of one cell; Captum's DeepLift too, the reference implementation."""
     runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
-                               shap_base=shap_base, fast=False)
+                               shap_base=shap_base, options=options, fast=False)
     return np.concatenate([runner.attribute(x, [cell], method).maps[0]
                            for _, x in runner.batches(positions, batch_size)])
 
 
 def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell, n_samples: int,
                  batch_size: int, n_steps: int, seed: int, shap_base=None,
-                 channels_last: bool = True) -> xr.Dataset:
+                 channels_last: bool = True, options=None) -> xr.Dataset:
     """Rank correlations trained vs cascade step, per method, and the randomised network's maps.
 
     ``cell``: a :class:`~.cells.Cell`. Returns ``spearman`` and ``spearman_abs`` ``(method, step,
@@ -114,12 +114,13 @@ def sanity_check(model: nn.Module, data: WindowedData, methods: list[str], cell,
     trained = {}
     for m_idx, method in enumerate(methods):
         trained[method] = _maps(model, method, data, positions, ij, batch_size, n_steps, shap_base,
-                                 channels_last)
+                                 channels_last, options)
         mean_abs[m_idx, 0] = np.abs(trained[method]).mean(0)
     bar = progress(total=len(steps) * len(methods), desc="sanity", unit="map set")
     for k, (block, net) in enumerate(cascade(model, seed)):
         for m_idx, method in enumerate(methods):
-            after = _maps(net, method, data, positions, ij, batch_size, n_steps, shap_base, channels_last)
+            after = _maps(net, method, data, positions, ij, batch_size, n_steps, shap_base, channels_last,
+                          options)
             signed[m_idx, k], absolute[m_idx, k] = rank_agreement(trained[method], after, data.ocean)
             if k == len(steps) - 1:
                 mean_abs[m_idx, 1] = np.abs(after).mean(0)

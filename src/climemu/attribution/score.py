@@ -42,7 +42,7 @@ SCORES = ("pearson", "spearman", "pearson_support", "spearman_support")
 def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cells: list,
                   coefficients: dict[str, np.ndarray], n_samples: int, batch_size: int,
                   n_steps: int, shap_base: torch.Tensor | None = None,
-                  channels_last: bool = True, *, block_cells: int) -> xr.Dataset:
+                  channels_last: bool = True, *, block_cells: int, options=None) -> xr.Dataset:
     """Heatmaps of the first ``n_samples`` training samples, per method and cell, against the truth.
 
     ``cells``: :class:`~.cells.Cell` objects; ``coefficients[cell.name]``: ``(36, H, W)`` truth
@@ -62,7 +62,7 @@ def score_methods(model: nn.Module, data: WindowedData, methods: list[str], cell
     """
     # Captum's DeepLift too (fast=False): every method through the same reference implementation.
     runner = AttributionRunner(model, data, channels_last=channels_last, n_steps=n_steps,
-                               shap_base=shap_base, fast=False)
+                               shap_base=shap_base, options=options, fast=False)
     n = min(n_samples, data.n_samples("train"))
     shape = data.ocean.shape
     n_m = data.input_months

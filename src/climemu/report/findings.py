@@ -425,6 +425,16 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
         "", "![sanity checks](../plots/figures/sanity.png)", ""])
 
 
+def control_verdict(check: dict) -> str:
+    """One cell of the controls column: every method above every control, or which are not."""
+    if check["below"] is None:
+        return "not measured"
+    if check["below"]:
+        return f"yes (margin {check['margin']:.3g})"
+    return (f"no: cannot tell a method from a control ({check['best_control']} scores at or above "
+            f"{', '.join(check['methods_at_or_below'])})")
+
+
 def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
     """The methods ranked by faithfulness to the network (faithfulness.json), and which measures the
     synthetic truth validated: in this run, or (real data) in the synthetic runs that
@@ -433,8 +443,10 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
     measures = list(faith["ranking"])
     methods = faith["overall"]["ranking"] or faith["ranking"][measures[0]]
     validation = faith.get("validation")
-    rows = ["| measure (scale.baseline.metric) | ranking, most faithful first | Spearman with the truth's ranking |",
-            "|---|---|---|"]
+    judged = faith.get("controls")
+    rows = ["| measure (scale.baseline.metric) | ranking, most faithful first | Spearman with the truth's ranking |"
+            + (" controls below every method? |" if judged else ""),
+            "|---|---|---|" + ("---|" if judged else "")]
     for key in measures:
         check = validation[key] if validation else None
         if check:
@@ -444,14 +456,18 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
         else:
             verdict = "no truth in this run; " + ("validated on the synthetic source" if key in validated
                                                   else "not validated on the synthetic source")
-        rows.append(f"| {key} | {' > '.join(faith['ranking'][key])} | {verdict} |")
+        row = f"| {key} | {' > '.join(faith['ranking'][key])} | {verdict} |"
+        if judged:
+            row += f" {control_verdict(judged[key])} |"
+        rows.append(row)
     if validation:
         kept = [k for k in measures if validation[k]["verdict"] == "validated"]
         distinct = faith.get("distinct_methods", methods)
         n, k = len(distinct), len(measures)
         note = (f"A measure is validated when its Spearman with the truth's ranking over the {n} distinct methods "
-                f"({', '.join(distinct)}) has an exact one-sided permutation p below {faith.get('alpha', 0.05):g} after "
-                f"a Holm correction across the {k} measures. Validated in this run: {', '.join(kept) or 'none'}. ")
+                f"({', '.join(distinct)}; the controls are judged apart) has a one-sided permutation p below "
+                f"{faith.get('alpha', 0.05):g} after a Holm correction across the {k} measures. "
+                f"Validated in this run: {', '.join(kept) or 'none'}. ")
         if all(validation[m].get("underpowered") for m in measures):
             note += (f"Not validated: underpowered. With {n} distinct methods the smallest p is 1/{n}! and the smallest "
                      f"Holm-adjusted p {k}/{n}! = {k / math.factorial(n):.3g}: no ranking of so few methods can "

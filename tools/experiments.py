@@ -1,0 +1,74 @@
+"""Run the committed pipeline with some params replaced, in a fresh clone, and keep its small outputs.
+
+The common part of ``tools/seeds.py`` and ``tools/judges.py``: a fresh clone of the committed
+HEAD in a temporary folder (sharing this repository's DVC cache, so stages whose inputs are
+unchanged are reused), ``dvc exp run -S key=value ...`` there, and its ``metrics/*.json`` and
+``reports/findings.md`` copied to one folder of ``reports/`` with the commit they came from
+(``commit.txt``) and the values replaced (``set.json``). The copy is written beside the folder
+and moved into place at the end, so a killed run leaves the last complete copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+
+
+def committed_head() -> str | None:
+    """HEAD's commit, or None (with a message) when tracked files have uncommitted changes."""
+    if subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                      capture_output=True, text=True).stdout.strip():
+        print(f"{sys.argv[0]} runs the committed HEAD: commit your changes first", file=sys.stderr)
+        return None
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def setting(key: str, value) -> str:
+    """One ``-S`` argument: the value in YAML flow style, as DVC parses it."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return f"{key}={text.removesuffix('...').strip()}"
+
+
+def keep(repo: Path, dest: Path, commit: str, overrides: dict) -> None:
+    """Copy the run's metrics and findings from ``repo`` to ``dest``, atomically."""
+    staging = dest.parent / f".{dest.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for f in sorted((repo / "metrics").glob("*.json")):
+        shutil.copy2(f, staging / f.name)
+    shutil.copy2(repo / "reports" / "findings.md", staging / "findings.md")
+    (staging / "commit.txt").write_text(commit + "\n")
+    (staging / "set.json").write_text(json.dumps(overrides, indent=1) + "\n")
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.replace(dest)
+    print(f"kept {dest.relative_to(ROOT)}", flush=True)
+
+
+def run_experiment(overrides: dict, dest: Path, commit: str) -> None:
+    """``dvc exp run`` with ``overrides`` in a fresh clone of ``commit``; its outputs to ``dest``."""
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)                 # each clone logs to its own store
+    with tempfile.TemporaryDirectory(prefix=f"climemu-{dest.name}-") as tmp:
+        repo = Path(tmp) / "repo"
+        run(["git", "clone", "--quiet", str(ROOT), str(repo)], ROOT, env)
+        run(["git", "checkout", "--quiet", commit], repo, env)
+        (repo / ".venv").symlink_to(ROOT / ".venv")
+        run(["dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")], repo, env)
+        args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
+        run(["dvc", "exp", "run", "--quiet", *args], repo, env)
+        keep(repo, dest, commit, overrides)
