@@ -44,14 +44,17 @@ def setting(key: str, value) -> str:
     return f"{key}={text.removesuffix('...').strip()}"
 
 
-def keep(repo: Path, dest: Path, commit: str, overrides: dict) -> None:
-    """Copy the run's metrics and findings from ``repo`` to ``dest``, atomically."""
+def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] | None = None) -> None:
+    """Copy the run's metrics and findings (or just ``files``, paths in the repository) from
+    ``repo`` to ``dest``, atomically."""
     staging = dest.parent / f".{dest.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for f in sorted((repo / "metrics").glob("*.json")):
-        shutil.copy2(f, staging / f.name)
-    shutil.copy2(repo / "reports" / "findings.md", staging / "findings.md")
+    if files is None:
+        files = [*(str(f.relative_to(repo)) for f in sorted((repo / "metrics").glob("*.json"))),
+                 "reports/findings.md"]
+    for f in files:
+        shutil.copy2(repo / f, staging / Path(f).name)
     (staging / "commit.txt").write_text(commit + "\n")
     (staging / "set.json").write_text(json.dumps(overrides, indent=1) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
@@ -59,8 +62,10 @@ def keep(repo: Path, dest: Path, commit: str, overrides: dict) -> None:
     print(f"kept {dest.relative_to(ROOT)}", flush=True)
 
 
-def run_experiment(overrides: dict, dest: Path, commit: str) -> None:
-    """``dvc exp run`` with ``overrides`` in a fresh clone of ``commit``; its outputs to ``dest``."""
+def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] = (),
+                   files: list[str] | None = None) -> None:
+    """``dvc exp run`` with ``overrides`` in a fresh clone of ``commit``, of ``targets`` (stages;
+    default every stage); its outputs (:func:`keep`) to ``dest``."""
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)                 # each clone logs to its own store
     with tempfile.TemporaryDirectory(prefix=f"climemu-{dest.name}-") as tmp:
@@ -70,5 +75,5 @@ def run_experiment(overrides: dict, dest: Path, commit: str) -> None:
         (repo / ".venv").symlink_to(ROOT / ".venv")
         run(["dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")], repo, env)
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
-        run(["dvc", "exp", "run", "--quiet", *args], repo, env)
-        keep(repo, dest, commit, overrides)
+        run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
+        keep(repo, dest, commit, overrides, files)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from climemu.report.band import band_table, outside, slack_of, verdicts
 
-CFG = SimpleNamespace(band_slack_km=60.0, band_slack_months=0.3, band_slack_share=0.01)
+CFG = SimpleNamespace(band_slack_km=60.0, band_slack_months=0.3, band_slack_share=0.01, band_coverage_min=0.9)
 
 
 def test_outside_only_beyond_the_slack():
@@ -42,5 +42,21 @@ def test_verdicts_and_table_count_outside_measures():
     assert v[("c", "signed", "share_month_minus1")][2] is True
     assert verdicts(aggregate, band, CFG, "truth")[("c", "abs", "radius50_km")][2] is False
     table = band_table(aggregate, band, CFG)
-    assert "**2 of 3**" in table
-    assert "The truth's measures outside the band: 0 of 2" in table
+    assert "**2 of 3**" in table and "**outside**" in table
+    assert "the band holds the truth's measures at c 2 of 2" in table and "no judge" not in table
+
+
+def test_a_band_that_misses_the_truth_judges_nothing_there():
+    aggregate = {"attribution": {"cells": {"c": {"radius50_km": 500.0, "share_month_minus1": 0.25}}}}
+    band = {"tolerance": 0.05, "cells": {"c": {
+        "n_near_optimal": 2, "n_predictors": 3, "best_val_mse": 0.1,
+        # the band stage's own truth measures (preferred to aggregate's): radius inside, share not
+        "truth": {"abs": {"radius50_km": 100.0, "share_month_minus1": 0.9}},
+        "band": {"abs": {"radius50_km": _band(0.0, 120.0), "share_month_minus1": _band(0.2, 0.3)}}}}}
+    table = band_table(aggregate, band, CFG)
+    # coverage 1 of 2 < 90%: the method's 500 km is "beyond", not "outside", and nothing is counted
+    assert "at c 1 of 2" in table and "At c it holds less, so there it is no judge" in table
+    assert "**outside**" not in table and "500 beyond [0.00, 120]" in table
+    assert "**0 of 0**" in table
+    loose = SimpleNamespace(**{**vars(CFG), "band_coverage_min": 0.5})
+    assert "**1 of 2**" in band_table(aggregate, band, loose)

@@ -38,20 +38,22 @@ VARIANTS = ("abs", "signed", "block")     # "abs": the paper's measures; the oth
 
 
 def design(data: WindowedData, split: str, mask: np.ndarray, cell: tuple[int, int],
-           positions=None) -> tuple[np.ndarray, np.ndarray]:
+           positions=None, months: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features ``X (N, months * n)`` and targets ``y (N,)`` of the ``n`` cells of ``mask``.
 
-    Features are the normalised inputs (every input month, oldest first, then the cells of
-    ``mask`` in row-major order), targets the cell's normalised target: the network's own inputs
-    and target (:class:`~climemu.data.window.WindowedData`), restricted to the neighbourhood.
+    Features are the normalised inputs (the last ``months`` input months, default all, oldest
+    first, then the cells of ``mask`` in row-major order), targets the cell's normalised target:
+    the network's own inputs and target (:class:`~climemu.data.window.WindowedData`), restricted
+    to the neighbourhood.
     """
+    months = months or data.input_months
     if positions is None:
         positions = np.arange(data.n_samples(split))
     t = data.target_index(split, positions)                               # (N,) target months
     series = data.x[:, mask]                                              # (time, n) normalised
-    first = t - data.lead - data.input_months + 1                         # (N,) first input month
-    months = first[:, None] + np.arange(data.input_months)                # (N, 36)
-    X = series[months].reshape(len(t), -1).astype(np.float64)            # (N, 36 * n)
+    first = t - data.lead - months + 1                                    # (N,) first month used
+    index = first[:, None] + np.arange(months)                            # (N, months)
+    X = series[index].reshape(len(t), -1).astype(np.float64)             # (N, months * n)
     y = data.x[t, cell[0], cell[1]].astype(np.float64)                    # (N,)
     return X, y
 
@@ -76,9 +78,11 @@ def near_optimal(val_mse: np.ndarray, tolerance: float) -> np.ndarray:
 
 
 def predictor_maps(w: np.ndarray, mask: np.ndarray, months: int) -> np.ndarray:
-    """Weights ``(months * n,)`` of the cells of ``mask`` as a full map ``(months, lat, lon)``."""
+    """Weights ``(m * n,)`` of the last m input months at the cells of ``mask`` as a full map
+    ``(months, lat, lon)`` (earlier months zero)."""
     full = np.zeros((months, *mask.shape))
-    full[:, mask] = w.reshape(months, -1)
+    m = w.size // int(mask.sum())
+    full[months - m:, mask] = w.reshape(m, -1)
     return full
 
 
@@ -130,7 +134,7 @@ def band_of(values: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, di
 
 def cell_band(data: WindowedData, cell: tuple[int, int], name: str, radii, penalties, tolerance: float,
               group_inputs, block_cells: int, sigma: float, source_box: Box | None,
-              exact: np.ndarray | None = None) -> dict:
+              exact: np.ndarray | None = None, months=(None,)) -> dict:
     """Fit the predictors of one cell, pick the near-optimal ones, measure them: one cell's band.
 
     ``exact``: the truth's coefficients ``(36, lat, lon)`` (synthetic source), whose validation
@@ -139,11 +143,13 @@ def cell_band(data: WindowedData, cell: tuple[int, int], name: str, radii, penal
     candidates = []
     for radius in radii:
         mask = neighbourhood(data.ocean, cell, radius)                       # (lat, lon) bool
-        X, y = design(data, "train", mask, cell)
-        Xv, yv = design(data, "val", mask, cell)
-        for penalty, w in zip(penalties, ridge_path(X, y, penalties)):
-            candidates.append({"radius": int(radius), "penalty": float(penalty),
-                               "val_mse": float(np.mean((yv - Xv @ w) ** 2)), "weights": w, "mask": mask})
+        for m in months:
+            X, y = design(data, "train", mask, cell, months=m)
+            Xv, yv = design(data, "val", mask, cell, months=m)
+            for penalty, w in zip(penalties, ridge_path(X, y, penalties)):
+                candidates.append({"radius": int(radius), "months": int(m or data.input_months),
+                                   "penalty": float(penalty), "val_mse": float(np.mean((yv - Xv @ w) ** 2)),
+                                   "weights": w, "mask": mask})
     chosen = near_optimal([c["val_mse"] for c in candidates], tolerance)
     measured = []
     for k in chosen:
@@ -153,11 +159,16 @@ def cell_band(data: WindowedData, cell: tuple[int, int], name: str, radii, penal
         measured.append(flatten(aggregate_measures(ds, source_box)["attribution"]["cells"][name]))
     out = {"best_val_mse": float(min(c["val_mse"] for c in candidates)),
            "n_predictors": len(candidates), "n_near_optimal": int(len(chosen)),
-           "near_optimal": [{"radius": candidates[k]["radius"], "penalty": candidates[k]["penalty"],
-                             "val_mse": candidates[k]["val_mse"]} for k in chosen],
+           "near_optimal": [{"radius": candidates[k]["radius"], "months": candidates[k]["months"],
+                             "penalty": candidates[k]["penalty"], "val_mse": candidates[k]["val_mse"]}
+                            for k in chosen],
            "band": band_of(measured)}
     if exact is not None:
         support = (exact != 0).any(axis=0) & data.ocean                     # (lat, lon)
         Xv, yv = design(data, "val", support, cell)
         out["truth_val_mse"] = float(np.mean((yv - Xv @ exact[:, support].ravel()) ** 2))
+        # The truth measured by the same code on the same samples: whether the band holds it
+        # (its coverage, report/band.py) needs no network, so it is known at every lead.
+        ds = explain_linear(exact, group_inputs, cell, data.lat, data.lon, name, block_cells, sigma, source_box)
+        out["truth"] = flatten(aggregate_measures(ds, source_box)["attribution"]["cells"][name])
     return out

@@ -28,6 +28,7 @@ from climemu.truth.agreement import spearman_rows
 from climemu.attribution.cells import cell_coords, cell_index
 from climemu.attribution.heatmaps import LAT, LON, MONTH, month_labels
 from climemu.attribution.measures import map_measures
+from climemu.attribution.methods import controls
 from climemu.attribution.runner import AttributionRunner
 from climemu.data.window import WindowedData
 from climemu.core.progress import progress
@@ -149,7 +150,8 @@ def sanity_measures(ds: xr.Dataset) -> dict:
     """
     cell = cell_index(ds)
     out: dict = {"cell": str(ds["cell"].item()), "n_samples": int(ds.attrs["n_samples"]), "lead": int(ds.attrs["lead"]),
-                 "seconds": round(float(ds.attrs["seconds"]), 2), "steps": list(map(str, ds["step"].values))}
+                 "seconds": round(float(ds.attrs["seconds"]), 2), "steps": list(map(str, ds["step"].values)),
+                 "controls": controls([str(m) for m in ds["method"].values])}
     for method in ds["method"].values:
         entry: dict = {}
         for key in ("spearman", "spearman_abs"):

@@ -36,20 +36,36 @@ def _fmt(v: float) -> str:
 
 
 def verdicts(aggregate: dict, band: dict, cfg, key: str = "attribution") -> dict:
-    """``{(cell, variant, measure): (value, band, outside)}`` for ``key`` ``attribution`` or ``truth``."""
+    """``{(cell, variant, measure): (value, band, outside)}`` for ``key`` ``attribution`` or ``truth``.
+
+    The truth's measures come from band.json where the band stage measured them (on its own
+    samples, at any lead, no network needed), else from aggregate.json."""
     out = {}
     for name, b in band["cells"].items():
-        cell = aggregate.get(key, {}).get("cells", {}).get(name)
+        from_band = key == "truth" and "truth" in b
+        cell = b["truth"] if from_band else aggregate.get(key, {}).get("cells", {}).get(name)
         if cell is None:
             continue
         for variant in VARIANTS:
             for measure in MEASURES:
-                value = _measures(cell, variant).get(measure)
+                value = (cell.get(variant, {}) if from_band else _measures(cell, variant)).get(measure)
                 limits = b["band"].get(variant, {}).get(measure)
                 if value is not None and limits is not None:
                     out[(name, variant, measure)] = (float(value), limits,
                                                       outside(float(value), limits, slack_of(measure, cfg)))
     return out
+
+
+def coverage(truth: dict) -> dict[str, tuple[int, int]]:
+    """Per cell, (measures whose truth lies inside the band, measures decided): the band's
+    coverage of the truth (docs/measures.md, "Equivalence band")."""
+    out: dict[str, list[int]] = {}
+    for (name, _, _), (_, _, out_) in truth.items():
+        if out_ is not None:
+            k = out.setdefault(name, [0, 0])
+            k[0] += not out_
+            k[1] += 1
+    return {name: (k[0], k[1]) for name, k in out.items()}
 
 
 def band_table(aggregate: dict, band: dict, cfg) -> str:
@@ -59,6 +75,12 @@ def band_table(aggregate: dict, band: dict, cfg) -> str:
     method = verdicts(aggregate, band, cfg)
     truth = verdicts(aggregate, band, cfg, "truth")
     cells = list(band["cells"])
+    covered = coverage(truth)
+    # A cell's band judges only where it holds the truth often enough (report.band_coverage_min):
+    # a band that rejects the right answer cannot call a method's value its own.
+    judges = {name: (name not in covered or covered[name][1] == 0
+                     or covered[name][0] / covered[name][1] >= cfg.band_coverage_min) if truth else True
+              for name in cells}
     head = ["| measure | variant | " + " | ".join(cells) + " |", "|---|---|" + "---|" * len(cells)]
     rows = []
     for measure in MEASURES:
@@ -70,25 +92,31 @@ def band_table(aggregate: dict, band: dict, cfg) -> str:
                     entries.append("")
                     continue
                 value, limits, out = v
-                mark = {True: "**outside**", False: "inside", None: "undecided"}[out]
+                mark = ({True: "**outside**", False: "inside", None: "undecided"} if judges[name]
+                        else {True: "beyond", False: "within", None: "undecided"})[out]
                 t = truth.get((name, variant, measure))
                 tail = f"; truth {_fmt(t[0])}" + (" (outside)" if t[2] else "") if t else ""
                 entries.append(f"{_fmt(value)} {mark} [{_fmt(limits['low'])}, {_fmt(limits['high'])}]{tail}")
             if any(entries):
                 rows.append(f"| `{measure}` | {variant} | " + " | ".join(entries) + " |")
-    decided = [v for v in method.values() if v[2] is not None]
+    decided = [v for k, v in method.items() if v[2] is not None and judges[k[0]]]
     n_out = sum(v[2] for v in decided)
     lines = [f"Near-optimal: linear predictors within {band['tolerance']:.0%} of the best validation MSE "
              f"(ridge paths, docs/measures.md). Each entry: the group method's value, its verdict, "
              f"[the band]" + ("; the truth's value" if truth else "") + ". Values within "
              f"{cfg.band_slack_km:g} km, {cfg.band_slack_months:g} months or {cfg.band_slack_share:g} of a "
-             "band's edge (the tolerance across machines, docs/reliability.md) count as inside.", "",
-             f"**{n_out} of {len(decided)}** of the group method's measures lie outside what any "
-             "near-optimal predictor shows; only those are judged as the method's own."]
+             "band's edge (the tolerance across machines, docs/reliability.md) count as inside.", ""]
     if truth:
-        t_decided = [v for v in truth.values() if v[2] is not None]
-        lines.append(f"The truth's measures outside the band: {sum(v[2] for v in t_decided)} of "
-                     f"{len(t_decided)} (a truth outside means the family or the samples cannot reach it).")
+        held = "; ".join(f"{name} {k} of {n}" for name, (k, n) in covered.items())
+        lines.append(f"**Coverage**: the band holds the truth's measures at {held}. It judges only at the "
+                     f"cells where it holds at least {cfg.band_coverage_min:.0%} of them: a band that "
+                     "rejects the right answer cannot call a method's value its own.")
+        weak = [name for name in cells if not judges[name]]
+        if weak:
+            lines.append(f"At {', '.join(weak)} it holds less, so there it is no judge: the entries say only "
+                         "whether the group method lies within or beyond the near-optimal predictors' range.")
+    lines += ["", f"**{n_out} of {len(decided)}** of the group method's measures at the judging cells lie "
+              "outside what any near-optimal predictor shows; only those are judged as the method's own."]
     fit = ", ".join(f"{name} {b['n_near_optimal']} of {b['n_predictors']} (best val MSE "
                     f"{b['best_val_mse']:.4f}" + (f", truth {b['truth_val_mse']:.4f}" if "truth_val_mse" in b else "")
                     + ")" for name, b in band["cells"].items())

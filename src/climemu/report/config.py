@@ -33,6 +33,7 @@ class ReportConfig(Strict):
     band_slack_km: float = Field(ge=0)          # radii
     band_slack_months: float = Field(ge=0)      # e-folding month
     band_slack_share: float = Field(ge=0)       # shares
+    band_coverage_min: float = Field(gt=0, le=1)   # the band judges at a cell holding this share of the truth's measures
     # Faithfulness measures (scale.baseline.metric) that a synthetic run validated (Holm-adjusted
     # permutation p below faithfulness.alpha, docs/measures.md); on real data the report ranks
     # the methods by these alone and says so.

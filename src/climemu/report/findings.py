@@ -355,9 +355,18 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
                     f"| {a['spearman_support_median']:.2f} | {_km(a['radius50_abs_error_km'])} "
                     f"| {_km(a['radius90_abs_error_km'])} | {a['curve_error']:.2f} "
                     f"| {share(score[m])} |")
-    support = {m: score[m]["all"]["pearson_support_median"] for m in methods}
+    control = score.get("controls", [])
+    support = {m: score[m]["all"]["pearson_support_median"] for m in methods if m not in control}
     best, worst = max(support, key=support.get), min(support, key=support.get)
-    close = [m for m in methods if m != best and support[best] - support[m] < 0.01]
+    close = [m for m in support if m != best and support[best] - support[m] < 0.01]
+    ctrl_text = ""
+    if control:
+        top = max(score[c]["all"]["pearson_support_median"] for c in control)
+        at_or_below = [m for m in support if support[m] <= top]
+        ctrl_text = (f" Controls (they ignore the model): "
+                     + ", ".join(f"{c} {score[c]['all']['pearson_support_median']:.2f}" for c in control) + "; "
+                     + (f"methods at or below a control: {', '.join(at_or_below)}." if at_or_below
+                        else "every method scores above both."))
     return "\n".join([
         f"Every method of `explain.methods` on the first {score['n_samples']} training samples at each group "
         f"cell, lead {score['lead']}. Correlations are per sample; \"support\" scores only the inputs with a "
@@ -366,7 +375,7 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
         "the sum over months of |share - true share| (0 to 2).", "", *rows, "",
         f"Highest median Pearson on the truth's support: **{best}** ({support[best]:.2f})"
         + (f", within 0.01 of it: {', '.join(close)}" if close else "")
-        + f"; lowest: {worst} ({support[worst]:.2f}).",
+        + f"; lowest: {worst} ({support[worst]:.2f})." + ctrl_text,
         "", "![methods against truth](../plots/figures/score_methods.png)", ""])
 
 
@@ -402,16 +411,24 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
     rows = [f"| method | signed: after `{steps[0]}` | signed: all blocks | abs.: after `{steps[0]}` "
             "| abs.: all blocks | signed maps survive down to | verdict |", "|---|---|---|---|---|---|---|"]
     failing = []
+    control = sanity.get("controls", [])
     for m in methods:
         s, a = sanity[m]["spearman"], sanity[m]["spearman_abs"]
         survive = [st for st in steps if s[st] >= rank_max]
         deepest = survive[-1] if survive else "none"
         fails = s[steps[-1]] >= rank_max
-        if fails:
+        if fails and m not in control:
             failing.append(m)
         rows.append(f"| {m} | {s[steps[0]]:.2f} | {s[steps[-1]]:.2f} | {a[steps[0]]:.2f} | {a[steps[-1]]:.2f} "
                     f"| `{deepest}` | {'fails: maps survive random weights' if fails else 'passes'} |")
-    abs_min = min(sanity[m]["spearman_abs"][steps[-1]] for m in methods)
+    real = [m for m in methods if m not in control]
+    abs_min = min(sanity[m]["spearman_abs"][steps[-1]] for m in real)
+    passing_controls = [m for m in control if m in methods and sanity[m]["spearman"][steps[-1]] < rank_max]
+    ctrl_text = ""
+    if control:
+        ctrl_text = (f" The controls ({', '.join(control)}) ignore the weights and must fail: "
+                     + (f"{', '.join(passing_controls)} passed, so the test cannot tell them from a method."
+                        if passing_controls else "they do."))
     return "\n".join([
         f"Blocks re-initialised one by one from the output (`{steps[0]}`) to the input (`{steps[-1]}`); Spearman "
         f"correlation between the trained network's heatmaps and each step's, median over "
@@ -421,7 +438,7 @@ def sanity_table(sanity: dict, rank_max: float) -> str:
         "the rule.", "", *rows, "",
         (f"Failing: {', '.join(failing)}." if failing else "Every method's signed maps change with the weights.")
         + f" The |maps| of every method keep a rank correlation of at least {abs_min:.2f} with random weights: "
-        "their spatial ordering (decay with distance from the cell) is set by the architecture.",
+        "their spatial ordering (decay with distance from the cell) is set by the architecture." + ctrl_text,
         "", "![sanity checks](../plots/figures/sanity.png)", ""])
 
 

@@ -1,4 +1,5 @@
-"""The generated sections of docs/results.md and docs/reliability.md, written from committed metrics.
+"""The generated sections of docs/results.md, docs/reliability.md and docs/measures.md, written from
+committed metrics.
 
     python -m climemu.report.results            # rewrite the generated sections in place
     python -m climemu.report.results --check    # exit 1 if a section differs from what the metrics give
@@ -6,8 +7,8 @@
 (``make results``.) A generated section sits between ``<!-- generated: NAME -->`` and
 ``<!-- end: NAME -->``; everything outside the markers is prose and stays as written.
 tests/report/test_results.py fails when a committed page is not what this writes from the
-committed ``metrics/*.json`` and ``reports/seeds/`` (tools/seeds.py), so no number of these
-sections is copied by hand.
+committed ``metrics/*.json``, ``reports/seeds/`` (tools/seeds.py) and ``reports/judges/``,
+``reports/band/`` (tools/judges.py, :mod:`.power`), so no number of these sections is copied by hand.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 from climemu.core import paths
+from climemu.report import power
 from climemu.report.findings import captured_share
 
 PAGE = "docs/results.md"             # relative to the repository root, as the metrics' paths
@@ -156,7 +158,8 @@ def seed_spread(root: Path) -> str:
     return "\n".join(lines)
 
 
-PAGES = {"docs/results.md": {"default-run": default_run}, "docs/reliability.md": {"seed-spread": seed_spread}}
+PAGES = {"docs/results.md": {"default-run": default_run}, "docs/reliability.md": {"seed-spread": seed_spread},
+         "docs/measures.md": power.SECTIONS}
 SECTIONS = PAGES[PAGE]
 
 
