@@ -4,7 +4,7 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 
-.PHONY: setup repro test test-fast lock clean-venv browser results
+.PHONY: setup repro test test-fast lock clean-venv browser results study
 
 setup: $(STAMP)
 
@@ -38,6 +38,12 @@ test-fast: setup
 # fails when they are stale).
 results: setup
 	.venv/bin/python -m climemu.report.results
+
+# The study (params.yaml `study`): every lead x arm x seed not yet kept in reports/study/, then
+# reports/study.md. Resumable; STUDY_ARGS=--commit commits each experiment's folder as it finishes.
+study: setup
+	.venv/bin/python tools/study.py $(STUDY_ARGS)
+	.venv/bin/python -m climemu.report.study
 
 # Headless Chromium for tests/report/test_page.py (Debian's package; needs root or sudo and apt).
 # No test installs it: the browser test skips when no chromium is on PATH; .ci/run calls this first.

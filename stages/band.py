@@ -12,7 +12,7 @@ from climemu.attribution.cells import resolve_cells
 from climemu.attribution.config import BandConfig, ExplainConfig
 from climemu.core.params import load_stage_params
 from climemu.core import paths
-from climemu.core.errors import run_stage
+from climemu.core.errors import UserError, run_stage
 from climemu.core.io import write_json
 from climemu.core.tracking import log_run
 from climemu.data.window import WindowedData
@@ -28,13 +28,16 @@ def main() -> None:
     cells = resolve_cells(explain.group_cells, data.lat, data.lon, data.ocean)
     n = min(explain.max_samples, data.n_samples("train"))
     inputs = data.inputs("train", range(n)).numpy()               # (N, 36, H, W): the group samples
+    if max(cfg.months) > data.input_months:
+        raise UserError(f"band.months {cfg.months}: at most window.input_months ({data.input_months}) "
+                        "input months can be used; lower them in params.yaml")
     out = {"tolerance": cfg.tolerance, "n_samples": n, "lead": data.lead, "cells": {}}
     for c in cells:
         exact = truth.coefficients((c.i, c.j), data.lead, data.input_months) if truth else None
         out["cells"][c.name] = cell_band(
             data, (c.i, c.j), c.name, cfg.radii, cfg.penalties, cfg.tolerance, inputs,
             explain.block_cells, explain.small_scale_sigma,
-            truth.source_box if truth else None, exact)
+            truth.source_box if truth else None, exact, months=cfg.months)
     out["seconds"] = round(time.perf_counter() - start, 2)
     write_json(out, paths.BAND_METRICS)
     print("band: " + "; ".join(

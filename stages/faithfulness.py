@@ -39,7 +39,7 @@ def main() -> None:
                             noise=cfg.noise, sweeps=cfg.sweeps, block_cells=explain.block_cells, seed=params.seed,
                             shap_base=shap_baselines(explain, data, params.seed),
                             channels_last=explain.channels_last, options=explain.options)
-    metrics = faithfulness_measures(ds, truth, alpha=cfg.alpha)
+    metrics = faithfulness_measures(ds, truth, alpha=cfg.alpha, min_samples=cfg.min_samples)
     metrics["synthetic_truth"] = truth is not None
     write_json(metrics, paths.FAITHFULNESS_METRICS)
     write_csv(pd.DataFrame(curves_table(ds)), paths.FAITHFULNESS_CURVES)

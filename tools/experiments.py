@@ -51,8 +51,8 @@ def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] 
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     if files is None:
-        files = [*(str(f.relative_to(repo)) for f in sorted((repo / "metrics").glob("*.json"))),
-                 "reports/findings.md"]
+        files = [str(f.relative_to(repo)) for f in sorted((repo / "metrics").glob("*.json"))]
+        files += ["reports/findings.md"] if (repo / "reports" / "findings.md").exists() else []
     for f in files:
         shutil.copy2(repo / f, staging / Path(f).name)
     (staging / "commit.txt").write_text(commit + "\n")
@@ -66,14 +66,21 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
                    files: list[str] | None = None) -> None:
     """``dvc exp run`` with ``overrides`` in a fresh clone of ``commit``, of ``targets`` (stages;
     default every stage); its outputs (:func:`keep`) to ``dest``."""
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    # The interpreter running this tool (the project's environment) runs the stages too.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)                 # each clone logs to its own store
     with tempfile.TemporaryDirectory(prefix=f"climemu-{dest.name}-") as tmp:
         repo = Path(tmp) / "repo"
         run(["git", "clone", "--quiet", str(ROOT), str(repo)], ROOT, env)
         run(["git", "checkout", "--quiet", commit], repo, env)
-        (repo / ".venv").symlink_to(ROOT / ".venv")
+        if (ROOT / ".venv").exists():
+            (repo / ".venv").symlink_to(ROOT / ".venv")
         run(["dvc", "cache", "dir", "--local", str(ROOT / ".dvc" / "cache")], repo, env)
+        if targets and files is None:
+            # Only some stages run: the committed metrics of the others would be kept as if this
+            # run had written them, so they go first and only this run's are kept.
+            for f in (repo / "metrics").glob("*.json"):
+                f.unlink()
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
         run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
         keep(repo, dest, commit, overrides, files)

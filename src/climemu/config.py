@@ -50,6 +50,27 @@ class ExperimentConfig(Strict):
     set: dict[str, Any] = Field(min_length=1)
 
 
+class StudyConfig(Strict):
+    """``make study`` (tools/study.py): every lead x arm x seed, each a run of the pipeline with
+    values replaced: ``set`` in all, ``by_lead[lead]`` at one lead, the arm's own, then the lead
+    and the seed. The report (``climemu.report.study``) gives each number over seeds with a
+    ``interval`` t interval and finding 2's ratio a bootstrap of ``bootstrap`` draws."""
+
+    leads: list[LEAD] = Field(min_length=1)
+    arms: dict[str, dict[str, Any]] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+    set: dict[str, Any]
+    by_lead: dict[int, dict[str, Any]]
+    stages: list[str]                  # what each experiment runs (with its inputs); [] every stage
+    interval: float = Field(gt=0, lt=1)
+    bootstrap: int = Field(ge=100)
+
+    def overrides(self) -> list[dict[str, Any]]:
+        """The values each distinct (lead, arm) replaces (the seed aside)."""
+        return [{**self.set, **self.by_lead.get(lead, {}), **values, "lead": lead}
+                for lead in self.leads for values in self.arms.values()]
+
+
 def with_overrides(raw: dict, overrides: dict[str, Any]) -> dict:
     """A copy of the raw params with each dotted key of ``overrides`` replaced (the key must exist)."""
     out = copy.deepcopy(raw)
@@ -87,6 +108,7 @@ class Params(Strict):
     faithfulness: FaithfulnessConfig
     report: ReportConfig
     judges: ExperimentConfig     # tools/judges.py: every method at the samples the judges need
+    study: StudyConfig           # make study: leads x arms x seeds
 
     @model_validator(mode="after")
     def _across_sections(self) -> "Params":
@@ -103,17 +125,16 @@ def parse_params(raw: dict, source: str = PARAMS_FILE) -> Params:
 
 
 def check_experiments(raw: dict, params: Params, source: str = PARAMS_FILE) -> None:
-    """Each experiment section's overrides give a valid file too (checked on the whole file only:
-    a test's modified params need not suit the experiments' values)."""
-    for name in EXPERIMENTS:
+    """The judges' and every study arm's overrides give a valid file too (checked on the whole file
+    only: a test's modified params need not suit the experiments' values)."""
+    runs = [("judges.set", params.judges.set)] + [("study", o) for o in params.study.overrides()]
+    for name, overrides in runs:
         try:
-            Params.model_validate(with_overrides(raw, getattr(params, name).set))
+            Params.model_validate(with_overrides(raw, overrides))
         except ValueError as e:    # pydantic's ValidationError is a ValueError
             detail = _describe(e, source) if isinstance(e, ValidationError) else str(e)
-            raise ConfigError(f"{source}: {name}.set gives an invalid file: {detail}") from None
+            raise ConfigError(f"{source}: {name} gives an invalid file: {detail}") from None
 
-
-EXPERIMENTS = ("judges",)   # the sections that are overrides of the rest (ExperimentConfig)
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:

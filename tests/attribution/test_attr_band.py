@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from climemu.attribution.band import band_of, design, explain_linear, flatten, near_optimal, ridge_path
+from climemu.attribution.band import band_of, design, explain_linear, flatten, near_optimal, predictor_maps, ridge_path
 from climemu.attribution.aggregate import measures
 
 
@@ -58,6 +58,18 @@ def test_design_reads_the_network_inputs_of_the_neighbourhood():
     np.testing.assert_array_equal(X[0, :2], [23.0, 1023.0])
     np.testing.assert_array_equal(X[0, -2:], [58.0, 1058.0])
     np.testing.assert_array_equal(y, [1060.0, 1070.0, 1080.0])
+
+
+def test_design_and_maps_of_the_last_months_only():
+    mask = np.zeros((3, 4), bool)
+    mask[1, 1:3] = True
+    X, _ = design(_Record(), "train", mask, (1, 2), months=3)
+    # target 60, lead 2: the last 3 input months are 56..58
+    assert X.shape == (3, 6)
+    np.testing.assert_array_equal(X[0], [56.0, 1056.0, 57.0, 1057.0, 58.0, 1058.0])
+    full = predictor_maps(np.arange(1.0, 7.0), mask, 36)                 # (36, 3, 4)
+    assert np.all(full[:33] == 0)
+    np.testing.assert_array_equal(full[33:, 1, 1:3], [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 
 
 def _grid(n=9):

@@ -127,3 +127,17 @@ def test_cells_and_per_sample_radii_are_stored_once_in_sample_order(scored, data
     for variant in ("signed", "block"):
         for key in ("share_month_minus1", "radius50_km"):
             assert m["saliency"]["b"]["variants"][variant][key] == one[variant][key]
+
+
+def test_versus_best_tells_a_clearly_worse_method_from_a_tie():
+    import xarray as xr
+    from climemu.attribution.score import versus_best
+    rng = np.random.default_rng(0)
+    base = rng.normal(0.8, 0.05, (2, 40))
+    values = xr.DataArray(np.stack([base, base - 0.001 * rng.normal(size=(2, 40)), base - 0.3]),
+                          dims=("method", "cell", "sample"), coords={"method": ["a", "b", "c"]})
+    out = versus_best(values, ["a", "b", "c"])
+    assert out["best"] in ("a", "b") and out["n"] == 80
+    assert not out["methods"]["a" if out["best"] == "b" else "b"]["distinguishable"]
+    c = out["methods"]["c"]
+    assert c["distinguishable"] and c["high"] < 0 and c["difference"] == pytest.approx(-0.3, abs=0.01)

@@ -379,3 +379,13 @@ def test_controls_stay_out_of_the_validation_ranking():
     assert out["validation"]["cell.zero.correlation"]["spearman"] == pytest.approx(1.0)
     assert out["controls"]["cell.zero.correlation"]["below"] is False
     assert out["controls"]["cell.zero.correlation"]["methods_at_or_below"] == sorted(methods[:3])
+
+
+def test_too_few_samples_validate_nothing():
+    from climemu.attribution.faithfulness import validate
+    values = {"m1": {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0, "e": -1.0, "f": -2.0}}
+    ref = {"m1": {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "e": 0.5, "f": 0.4}}
+    enough = validate(values, ref, list("abcdef"), alpha=0.05)["m1"]
+    assert enough["p"] == pytest.approx(1 / 720) and enough["verdict"] == "validated"
+    few = validate(values, ref, list("abcdef"), alpha=0.05, enough_samples=False)["m1"]
+    assert few["p"] == enough["p"] and few["underpowered"] and few["verdict"] == "consistent"

@@ -133,14 +133,15 @@ class BandConfig(Strict):
     (docs/measures.md, "Equivalence band"), at the group cells on the group samples."""
 
     radii: list[int] = Field(min_length=1)            # cells: square neighbourhoods of the ridge fits
+    months: list[int] = Field(min_length=1)           # the last input months each fit uses
     penalties: list[float] = Field(min_length=1)      # multiples of the mean eigenvalue of X^T X
     tolerance: float = Field(gt=0)                    # near-optimal: val MSE <= (1 + tolerance) x best
 
     @model_validator(mode="after")
     def _positive(self) -> "BandConfig":
-        if any(r < 0 for r in self.radii) or any(p <= 0 for p in self.penalties):
-            raise ValueError(f"band.radii must be >= 0 and band.penalties > 0 (got {self.radii}, "
-                             f"{self.penalties})")
+        if any(r < 0 for r in self.radii) or any(p <= 0 for p in self.penalties) or any(m < 1 for m in self.months):
+            raise ValueError(f"band.radii must be >= 0, band.months >= 1 and band.penalties > 0 (got "
+                             f"{self.radii}, {self.months}, {self.penalties})")
         return self
 
 
@@ -172,6 +173,7 @@ class FaithfulnessConfig(Strict):
     noise: float = Field(ge=0)            # impute baseline: noise std (normalised anomaly units)
     sweeps: int = Field(ge=0)             # impute baseline: Jacobi sweeps toward ROAD's solution
     alpha: float = Field(gt=0, lt=1)      # validated: Holm-adjusted permutation p below this
+    min_samples: int = Field(ge=1)        # ... and at least this many samples per cell
 
     @model_validator(mode="after")
     def _ladder(self) -> "FaithfulnessConfig":

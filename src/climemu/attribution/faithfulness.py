@@ -354,13 +354,15 @@ def spearman_p(x: list[float], y: list[float], chunk: int = 100_000, seed: int =
 
 
 def validate(values: dict[str, dict[str, float]], ref: dict[str, dict[str, float]], methods: list[str],
-             alpha: float) -> dict:
+             alpha: float, enough_samples: bool = True) -> dict:
     """Per measure: Spearman across the distinct methods between the measure and the agreement with
     the exact contributions (``ref[key][method]``), its exact one-sided permutation p-value, the
     Holm-adjusted p across the measures (statsmodels), and a verdict: ``validated`` (adjusted p <
     ``alpha``), ``consistent`` (rho > 0, not significant), ``ranks against the truth`` (rho < 0)
     or ``undecided``. ``underpowered`` when even a perfect ranking could not reach ``alpha``
-    after the correction (measures / n! >= alpha: with 5 methods and 8 measures, 8 / 120)."""
+    after the correction (measures / n! >= alpha: with 5 methods and 8 measures, 8 / 120), or when
+    the measures rest on fewer samples than a validation needs (``enough_samples`` False,
+    ``faithfulness.min_samples``): then no measure is "validated", whatever its p."""
     from statsmodels.stats.multitest import multipletests
 
     out, keys, pvals = {}, [], []
@@ -379,14 +381,16 @@ def validate(values: dict[str, dict[str, float]], ref: dict[str, dict[str, float
     for key in values:
         out[key]["p_holm"] = float(adjusted[keys.index(key)]) if key in keys else float("nan")
         n = out[key]["methods"]
-        out[key]["underpowered"] = bool(n < 3 or len(keys) / math.factorial(n) >= alpha)
+        out[key]["underpowered"] = bool(n < 3 or len(keys) / math.factorial(n) >= alpha or not enough_samples)
         rho, p_holm = out[key]["spearman"], out[key]["p_holm"]
-        out[key]["verdict"] = ("validated" if p_holm < alpha else "ranks against the truth" if rho < 0
+        out[key]["verdict"] = ("validated" if p_holm < alpha and enough_samples
+                               else "ranks against the truth" if rho < 0
                                else "consistent" if rho > 0 else "undecided")
     return out
 
 
-def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: float) -> dict:
+def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: float,
+                          min_samples: int = 1) -> dict:
     """Flat metrics per method, the ranking, and, with the truth (``score``), its validation.
 
     Per method and scale and baseline: ``deletion_auc_degC`` (mean over cells and samples of
@@ -426,7 +430,9 @@ def faithfulness_measures(ds: xr.Dataset, score: dict | None = None, *, alpha: f
         ref = {key: _agreement(score, key.split(".")[0]) for key in values}
         out["distinct_methods"] = distinct(values, [m for m in methods if m not in control])
         out["alpha"] = alpha
-        out["validation"] = validate(values, ref, out["distinct_methods"], alpha)
+        out["min_samples"] = min_samples
+        out["validation"] = validate(values, ref, out["distinct_methods"], alpha,
+                                     enough_samples=out["n_samples"] >= min_samples)
         against = {k for k, v in out["validation"].items() if v["verdict"] == "ranks against the truth"}
     kept = [k for k in values if k not in against]
     out["values"] = values

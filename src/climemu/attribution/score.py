@@ -201,7 +201,36 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
             pooled["seconds_per_attribution"] = float(ds["seconds_per_attribution"].sel({"method": method}))
         entry["all"] = pooled
         out[str(method)] = entry
+    out["pearson_support_vs_best"] = versus_best(ds["pearson_support"], [m for m in methods
+                                                                      if m not in out["controls"]])
     return out
+
+
+def versus_best(values: xr.DataArray, methods: list[str], level: float = 0.9, draws: int = 2000,
+                seed: int = 0) -> dict:
+    """Which methods the samples cannot tell from the best one: per method, the difference of its
+    median (over cells and samples) from the highest median, with a paired percentile bootstrap
+    interval at ``level`` (the same cells and samples drawn for every method, ``draws`` times).
+
+    ``values``: ``(method, cell, sample)``. Returns ``{"best": name, "level": level, "methods":
+    {name: {"difference", "low", "high", "distinguishable"}}}``; a method is distinguishable from
+    the best when its whole interval lies below 0."""
+    v = np.stack([values.sel({"method": m}).values.ravel() for m in methods])     # (M, cells * samples)
+    keep = np.isfinite(v).all(0)
+    v = v[:, keep]
+    if v.shape[1] == 0:
+        return {"best": None, "level": level, "methods": {}}
+    medians = np.median(v, axis=1)
+    best = int(np.argmax(medians))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, v.shape[1], (draws, v.shape[1]))
+    boot = np.median(v[:, picks], axis=2)                                          # (M, draws)
+    diff = boot - boot[best]
+    low, high = np.quantile(diff, [0.5 - level / 2, 0.5 + level / 2], axis=1)
+    return {"best": methods[best], "level": level, "n": int(v.shape[1]),
+            "methods": {m: {"difference": float(medians[k] - medians[best]), "low": float(low[k]),
+                            "high": float(high[k]), "distinguishable": bool(high[k] < 0)}
+                        for k, m in enumerate(methods)}}
 
 
 VARIANTS = ("abs", "signed", "block")

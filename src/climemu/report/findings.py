@@ -358,7 +358,12 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
     control = score.get("controls", [])
     support = {m: score[m]["all"]["pearson_support_median"] for m in methods if m not in control}
     best, worst = max(support, key=support.get), min(support, key=support.get)
-    close = [m for m in support if m != best and support[best] - support[m] < 0.01]
+    vs = score.get("pearson_support_vs_best")
+    if vs and vs.get("best"):                 # the samples' own uncertainty (score.json)
+        best = vs["best"]
+        close = [m for m, d in vs["methods"].items() if m != best and not d["distinguishable"]]
+    else:
+        close = [m for m in support if m != best and support[best] - support[m] < 0.01]
     ctrl_text = ""
     if control:
         top = max(score[c]["all"]["pearson_support_median"] for c in control)
@@ -374,7 +379,10 @@ def methods_table(score: dict, aggregate: dict | None = None) -> str:
         "ties). Radius errors are |method - truth| of the mean |map|, averaged over cells; the curve error is "
         "the sum over months of |share - true share| (0 to 2).", "", *rows, "",
         f"Highest median Pearson on the truth's support: **{best}** ({support[best]:.2f})"
-        + (f", within 0.01 of it: {', '.join(close)}" if close else "")
+        + ((f"; the samples cannot tell it from {', '.join(close) or 'no other method'} (the "
+            f"{vs['level']:.0%} paired bootstrap interval of the difference of medians over {vs['n']} "
+            "cell-samples reaches 0)") if vs and vs.get("best")
+           else (f", within 0.01 of it: {', '.join(close)}" if close else ""))
         + f"; lowest: {worst} ({support[worst]:.2f})." + ctrl_text,
         "", "![methods against truth](../plots/figures/score_methods.png)", ""])
 
@@ -485,7 +493,11 @@ def faithfulness_table(faith: dict, validated: list[str] = ()) -> str:
                 f"({', '.join(distinct)}; the controls are judged apart) has a one-sided permutation p below "
                 f"{faith.get('alpha', 0.05):g} after a Holm correction across the {k} measures. "
                 f"Validated in this run: {', '.join(kept) or 'none'}. ")
-        if all(validation[m].get("underpowered") for m in measures):
+        if faith["n_samples"] < faith.get("min_samples", 1):
+            note += (f"Not validated: underpowered. {faith['n_samples']} samples per cell, fewer than the "
+                     f"{faith['min_samples']} a validation needs (`faithfulness.min_samples`); the judges' run has them "
+                     "(docs/measures.md, \"Power of the judges\"). ")
+        elif all(validation[m].get("underpowered") for m in measures):
             note += (f"Not validated: underpowered. With {n} distinct methods the smallest p is 1/{n}! and the smallest "
                      f"Holm-adjusted p {k}/{n}! = {k / math.factorial(n):.3g}: no ranking of so few methods can "
                      "validate a measure (docs/measures.md, \"Faithfulness without a truth\"). ")

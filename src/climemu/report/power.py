@@ -57,6 +57,18 @@ def judges(root: Path) -> str:
                  f"no ({c['best_control']} at or above {', '.join(c['methods_at_or_below'])})" if c.get("below") is False
                  else "n/a")
         prow.append(f"| {key} | {v['spearman']:.2f} | {v['p']:.2g} | {v['p_holm']:.2g} | {v['verdict']} | {below} |")
+    sanity = _read(folder / "sanity.json")
+    rank_max = ReportConfig.model_validate(read_params_file(root / "params.yaml")["report"]).sanity_rank_max
+    last = sanity["steps"][-1]
+    survive = {m: sanity[m]["spearman"][last] for m in methods if m in sanity}
+    fails = [m for m, r in survive.items() if r >= rank_max]
+    sanity_line = (f"Sanity (cascading randomisation, {sanity['n_samples']} samples at {sanity['cell']}): signed maps "
+                   f"still correlating >= {rank_max:g} with the fully randomised network's: "
+                   + ", ".join(f"{m} {survive[m]:.2f}" for m in fails) + (" (and no other)." if fails else "none.")
+                   + " The controls must be among them: "
+                   + ("they are." if all(c in fails for c in control if c in survive) else
+                      f"{', '.join(c for c in control if c in survive and c not in fails)} passed, so this test "
+                      "cannot tell them from a method."))
     n = len(faith["distinct_methods"])
     validated = [k for k, v in val.items() if v["verdict"] == "validated"]
     tells = [k for k, c in ctrl.items() if c.get("below")]
@@ -71,7 +83,8 @@ def judges(root: Path) -> str:
         f"({', '.join(faith['distinct_methods'])}); the smallest possible p is 1/{n}!, so after Holm over "
         f"{len(val)} measures a perfect ranking reaches {len(val)}/{n}!.", "", *prow, "",
         f"Validated (Holm p < {faith['alpha']:g}): {', '.join(validated) or 'none'}. Every method above both "
-        f"controls: {', '.join(tells) or 'no measure'}. Both: {', '.join(both) or 'no measure'}."])
+        f"controls: {', '.join(tells) or 'no measure'}. Both: {', '.join(both) or 'no measure'}.", "",
+        sanity_line])
 
 
 def band_coverage(root: Path) -> str:

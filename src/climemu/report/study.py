@@ -1,0 +1,213 @@
+"""The study's report: the paper's findings across leads and arms, every number over seeds with its
+interval (``reports/study.md``, written from the folders ``tools/study.py`` keeps).
+
+    python -m climemu.report.study              # reports/study.md from reports/study/
+
+Each quantity of an arm at a lead is given as the mean over its seeds with a two-sided t interval
+of that mean (``study.interval``, 90%), and the seeds' own range beside it. A finding is decided
+from intervals: "yes" when the whole interval lies on the rule's side of its threshold, "no" when it
+lies on the other, and "undecided" when it straddles the threshold, never a coin flip on the mean.
+Finding 2 compares the shortest and the longest lead: its ratio's interval is a bootstrap over the
+seeds of each lead (independent networks), percentile, ``study.bootstrap`` draws.
+
+The skill gate (docs/results.md): at the shortest lead an arm must capture ``report.captured_min``
+of the predictable MSE and beat damped persistence and the LIM; at longer leads beat both. An arm
+that fails, or whose interval straddles the gate, is reported with its skill and "not judged".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from climemu.core.params import read_params_file
+from climemu.report.config import ReportConfig
+from climemu.report.findings import captured_share
+
+STUDY = "reports/study"
+PAGE = "reports/study.md"
+
+
+def interval(values, level: float) -> dict:
+    """Mean of ``values`` with its two-sided t interval at ``level``, and their min and max."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        low = high = float("nan")
+    else:
+        half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+        low, high = mean - half, mean + half
+    return {"mean": mean, "low": low, "high": high, "min": float(v.min()), "max": float(v.max()), "n": len(v)}
+
+
+def ratio_interval(top, bottom, level: float, draws: int, seed: int = 0) -> dict:
+    """mean(top) / mean(bottom) with a percentile bootstrap interval, each list resampled on its own."""
+    top, bottom = np.asarray(top, float), np.asarray(bottom, float)
+    rng = np.random.default_rng(seed)
+    a = top[rng.integers(0, len(top), (draws, len(top)))].mean(1)
+    b = bottom[rng.integers(0, len(bottom), (draws, len(bottom)))].mean(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = a / b
+    low, high = np.quantile(r, [0.5 - level / 2, 0.5 + level / 2])
+    return {"mean": float(top.mean() / bottom.mean()), "low": float(low), "high": float(high),
+            "min": float("nan"), "max": float("nan"), "n": min(len(top), len(bottom))}
+
+
+def decide(iv: dict, threshold: float, above: bool = True) -> str:
+    """"yes" when the interval lies wholly above ``threshold`` (below, ``above=False``), "no" when
+    wholly on the other side, "undecided" when it straddles it (or has no width: one seed)."""
+    low, high = iv["low"], iv["high"]
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "undecided"
+    if (low > threshold) if above else (high < threshold):
+        return "yes"
+    if (high <= threshold) if above else (low >= threshold):
+        return "no"
+    return "undecided"
+
+
+def load(root: Path) -> dict[tuple[int, str], list[dict]]:
+    """``{(lead, arm): [one dict of metrics per seed]}`` from ``reports/study/lead-L/ARM/seed-S/``."""
+    runs: dict[tuple[int, str], list[dict]] = {}
+    for folder in sorted((root / STUDY).glob("lead-*/*/seed-*")):
+        if not (folder / "commit.txt").exists():
+            continue                                      # a folder being written
+        lead, arm = int(folder.parent.parent.name.split("-")[1]), folder.parent.name
+        run = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json") if p.stem != "set"}
+        run["seed"] = int(folder.name.split("-")[1])
+        runs.setdefault((lead, arm), []).append(run)
+    return runs
+
+
+def _fmt(iv: dict, digits: int = 3) -> str:
+    f = f"{{:.{digits}f}}"
+    text = f"{f.format(iv['mean'])} [{f.format(iv['low'])}, {f.format(iv['high'])}]"
+    return text + (f" (seeds {f.format(iv['min'])}-{f.format(iv['max'])})" if np.isfinite(iv["min"]) else "")
+
+
+def skill(runs: list[dict], level: float) -> dict[str, dict]:
+    """Per seed: test MSE over the truth's, over damped persistence's and the LIM's, captured share."""
+    rows = {"mse_over_truth": [], "mse_over_damped": [], "mse_over_lim": [], "captured": []}
+    for r in runs:
+        mse = {k: v["rmse_degC"] ** 2 for k, v in r["skill"]["test"].items()}
+        rows["mse_over_truth"].append(mse["model"] / mse["truth"])
+        rows["mse_over_damped"].append(mse["model"] / mse["damped_persistence"])
+        rows["mse_over_lim"].append(mse["model"] / mse["lim"])
+        rows["captured"].append(captured_share(mse))
+    return {k: interval(v, level) for k, v in rows.items()}
+
+
+def gate(sk: dict, shortest: bool, captured_min: float) -> str:
+    """"judged", "not judged" (fails) or "undecided" (an interval straddles the gate)."""
+    checks = [decide(sk["mse_over_damped"], 1.0, above=False), decide(sk["mse_over_lim"], 1.0, above=False)]
+    if shortest:
+        checks.append(decide(sk["captured"], captured_min))
+    if all(c == "yes" for c in checks):
+        return "judged"
+    return "not judged" if any(c == "no" for c in checks) else "undecided"
+
+
+def measures(runs: list[dict], level: float) -> dict[str, dict]:
+    """The group method's measures the findings read, each over seeds (cells: the worst or linked)."""
+    out: dict[str, list[float]] = {}
+    for r in runs:
+        agg = r["aggregate"]
+        cells = agg["attribution"]["cells"]
+        out.setdefault("r90_max_km", []).append(max(c["radius90_km"] for c in cells.values()))
+        out.setdefault("curve_spread", []).append(agg["attribution"]["curve_spread"])
+        linked = [c for c in agg.get("linked_cells", []) if c in cells]
+        out.setdefault("source_box_share", []).append(max((cells[c]["source_box_share"] for c in linked),
+                                                          default=float("nan")))
+        for name, c in cells.items():
+            out.setdefault(f"share_before_minus12.{name}", []).append(c["share_before_minus12"])
+    return {k: interval(v, level) for k, v in out.items()}
+
+
+def render(root: Path) -> str:
+    params = read_params_file(root / "params.yaml")
+    cfg, study = ReportConfig.model_validate(params["report"]), params["study"]
+    level, draws = float(study["interval"]), int(study["bootstrap"])
+    runs = load(root)
+    if not runs:
+        return "# The study\n\nNo experiment kept yet: run `make study`.\n"
+    leads = sorted({lead for lead, _ in runs})
+    arms = [a for a in study["arms"] if any((lead, a) for lead in leads if (lead, a) in runs)]
+    lines = ["# The study", "",
+             f"Leads {', '.join(map(str, leads))} x arms {', '.join(arms)} x seeds; each number is the mean over "
+             f"seeds with its {level:.0%} t interval [low, high] and the seeds' range. Written by "
+             "`python -m climemu.report.study` from `reports/study/` (`tools/study.py`).", "",
+             "## Skill and the gate", "",
+             "| lead | arm | seeds | MSE / truth's | MSE / damped persistence's | MSE / LIM's | captured share | gate |",
+             "|---|---|---|---|---|---|---|---|"]
+    judged, sk_all, ms_all = {}, {}, {}
+    for lead in leads:
+        for arm in arms:
+            if (lead, arm) not in runs:
+                continue
+            sk = sk_all[lead, arm] = skill(runs[lead, arm], level)
+            ms_all[lead, arm] = measures(runs[lead, arm], level)
+            judged[lead, arm] = gate(sk, lead == leads[0], cfg.captured_min)
+            lines.append(f"| {lead} | {arm} | {len(runs[lead, arm])} | {_fmt(sk['mse_over_truth'])} "
+                         f"| {_fmt(sk['mse_over_damped'])} | {_fmt(sk['mse_over_lim'])} | {_fmt(sk['captured'])} "
+                         f"| {judged[lead, arm]} |")
+    lines += ["", "## Findings", "",
+              "Only arms the gate judges are decided; the others show their values.", "",
+              "| finding | lead | arm | value | verdict |", "|---|---|---|---|---|"]
+    for lead in leads:
+        for arm in arms:
+            if (lead, arm) not in ms_all:
+                continue
+            m, ok = ms_all[lead, arm], judged[lead, arm] == "judged"
+            rows = [(f"1: local (largest r90 <= {cfg.local_km:g} km)", m["r90_max_km"], cfg.local_km, False, 0),
+                    (f"3: depends on location (curve spread > {cfg.spread_max:g})", m["curve_spread"],
+                     cfg.spread_max, True, 4),
+                    (f"4: teleconnection (source-box share >= {cfg.tele_share_min:g})", m["source_box_share"],
+                     cfg.tele_share_min, True, 4)]
+            for label, iv, threshold, above, digits in rows:
+                verdict = decide(iv, threshold, above) if ok else "not judged"
+                lines.append(f"| {label} | {lead} | {arm} | {_fmt(iv, digits)} | {verdict} |")
+    if len(leads) >= 2:
+        lines += ["", f"Finding 2 (reach grows): the share of months -13 and earlier at lead {leads[-1]} over "
+                  f"lead {leads[0]}, at least {cfg.reach_ratio_min:g}x and {cfg.reach_share_min:g} "
+                  f"(bootstrap over seeds, {draws} draws).", "",
+                  "| arm | cell | ratio | share at the longest lead | verdict |", "|---|---|---|---|---|"]
+        for arm in arms:
+            first, last = (leads[0], arm), (leads[-1], arm)
+            if first not in ms_all or last not in ms_all:
+                continue
+            ok = judged[first] == "judged" and judged[last] == "judged"
+            for key in [k for k in ms_all[last] if k.startswith("share_before_minus12.")]:
+                top = [r["aggregate"]["attribution"]["cells"][key.split(".", 1)[1]]["share_before_minus12"]
+                       for r in runs[last]]
+                bottom = [r["aggregate"]["attribution"]["cells"][key.split(".", 1)[1]]["share_before_minus12"]
+                          for r in runs[first]]
+                ratio = ratio_interval(top, bottom, level, draws)
+                share = ms_all[last][key]
+                verdict = "not judged"
+                if ok:
+                    grows, enough = decide(ratio, cfg.reach_ratio_min), decide(share, cfg.reach_share_min)
+                    verdict = ("yes" if grows == enough == "yes" else "no" if "no" in (grows, enough)
+                               else "undecided")
+                lines.append(f"| {arm} | {key.split('.', 1)[1]} | {_fmt(ratio, 2)} | {_fmt(share, 4)} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+    page = args.root / PAGE
+    tmp = page.with_suffix(".md.tmp")
+    tmp.write_text(render(args.root))
+    tmp.replace(page)                                       # atomic
+    print(f"{PAGE}: written from {args.root / STUDY}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

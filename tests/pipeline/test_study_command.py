@@ -1,0 +1,41 @@
+"""The study command end to end at toy sizes: 2 leads x 2 seeds through tools/study.py, resumed,
+then its report (climemu.report.study), in a temporary git repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.pipeline.test_pipeline import _make_repo, _run
+
+pytestmark = pytest.mark.pipeline
+
+
+def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = _make_repo(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["study"].update({"leads": [1, 2], "arms": {"default": {}}, "seeds": [0, 1]})
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _run(["git", "commit", "-q", "-am", "tiny study"], repo, env)
+    out = _run([sys.executable, "tools/study.py"], repo, env)
+    assert "study: 4 experiments, 0 kept, 4 to run" in out and "4 of 4 run" in out and "left" in out
+    folders = sorted(p.relative_to(repo / "reports" / "study").as_posix()
+                     for p in (repo / "reports" / "study").glob("lead-*/*/seed-*"))
+    assert folders == ["lead-1/default/seed-0", "lead-1/default/seed-1", "lead-2/default/seed-0",
+                       "lead-2/default/seed-1"]
+    one = repo / "reports" / "study" / "lead-2" / "default" / "seed-1"
+    # only what this experiment's stages wrote: skill and maps, not the committed score
+    assert {"skill.json", "aggregate.json", "commit.txt", "set.json"} <= {p.name for p in one.iterdir()}
+    assert not (one / "score.json").exists()
+    assert yaml.safe_load((one / "set.json").read_text())["lead"] == 2
+    assert "study: 4 experiments, 4 kept, 0 to run" in _run([sys.executable, "tools/study.py"], repo, env)
+    _run([sys.executable, "-m", "climemu.report.study", "--root", str(repo)], repo, env)
+    page = (repo / "reports" / "study.md").read_text()
+    assert "| 1 | default | 2 |" in page and "| 2 | default | 2 |" in page
+    assert "Finding 2 (reach grows)" in page and "| default | target_box |" in page
+    subprocess.run(["git", "status"], cwd=repo, check=True, capture_output=True)

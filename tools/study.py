@@ -1,0 +1,88 @@
+"""The study in one command: leads x arms x seeds of the pipeline, resumable, one folder each.
+
+    make study                                   # every experiment not yet kept, then the study report
+    .venv/bin/python tools/study.py --list       # the experiments and which are kept
+    .venv/bin/python tools/study.py --commit     # git-commit each experiment's folder as it finishes
+
+params.yaml's ``study`` section sets the experiments: every lead of ``leads`` x every arm of
+``arms`` (each a set of replaced values: the default's network, Table 1 alone, the FNN variant)
+x every seed of ``seeds``, with ``set`` replaced in all of them (the study's scale and the stages
+it needs) and ``by_lead`` in those of one lead. Each runs ``study.stages`` (and what they need)
+as ``dvc exp run -S ... STAGES`` in a fresh
+clone of the committed HEAD sharing this repository's DVC cache (:mod:`experiments`); its small
+outputs (metrics, findings, the committed commit and the values set) are kept in
+``reports/study/lead-L/ARM/seed-S/``. An experiment whose folder is complete is skipped, so a
+killed study, or one moved to another machine with the folders committed, picks up where it
+stopped. Progress and an estimate of the time left (from this run's experiments) are printed
+after each. Then ``python -m climemu.report.study`` writes ``reports/study.md`` from the folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from itertools import product
+from pathlib import Path
+
+import yaml
+
+from experiments import ROOT, committed_head, run_experiment
+
+OUT = ROOT / "reports" / "study"
+
+
+def experiments(study: dict) -> list[tuple[Path, dict]]:
+    """``(folder, values replaced)`` of every experiment, leads outermost, seeds innermost."""
+    out = []
+    for lead, (arm, values), seed in product(study["leads"], study["arms"].items(), study["seeds"]):
+        overrides = {**study["set"], **study.get("by_lead", {}).get(lead, {}), **values,
+                     "lead": lead, "seed": seed}
+        out.append((OUT / f"lead-{lead}" / arm / f"seed-{seed}", overrides))
+    return out
+
+
+def kept(folder: Path) -> bool:
+    """A finished experiment: its folder is moved into place complete (experiments.keep)."""
+    return (folder / "commit.txt").exists()
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--list", action="store_true", help="list the experiments and exit")
+    ap.add_argument("--commit", action="store_true", help="git-commit each kept folder as it finishes")
+    ap.add_argument("--max", type=int, default=None, help="run at most this many experiments")
+    args = ap.parse_args(argv)
+    study = yaml.safe_load((ROOT / "params.yaml").read_text())["study"]
+    todo = experiments(study)
+    if args.list:
+        for folder, values in todo:
+            print(f"{'kept ' if kept(folder) else 'to do'}  {folder.relative_to(ROOT)}")
+        return 0
+    commit = committed_head()
+    if commit is None:
+        return 2
+    pending = [(f, v) for f, v in todo if not kept(f)]
+    if args.max is not None:
+        pending = pending[:args.max]
+    print(f"study: {len(todo)} experiments, {len(todo) - len(pending)} kept, {len(pending)} to run", flush=True)
+    start = time.perf_counter()
+    for k, (folder, values) in enumerate(pending, 1):
+        run_experiment(values, folder, commit, targets=study["stages"])
+        if args.commit:
+            subprocess.run(["git", "add", str(folder)], cwd=ROOT, check=True)
+            subprocess.run(["git", "commit", "--quiet", "-m", f"study: {folder.relative_to(ROOT)}"],
+                           cwd=ROOT, check=True)
+        per = (time.perf_counter() - start) / k
+        print(f"study: {k} of {len(pending)} run ({folder.relative_to(OUT)}), {_clock(per * k)} so far, "
+              f"about {_clock(per * (len(pending) - k))} left", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
