@@ -27,3 +27,12 @@ def test_band_coverage_counts_the_truths_inside_per_lead_and_cell(tmp_path):
     # lead 1: 100 km inside, 0.305 inside the 0.01 slack; lead 9: 400 km beyond 120 + 60
     assert "| 1 | 2 of 2 (100%) | 3 |" in text and "| 9 | 1 of 2 (50%) | 3 |" in text
     assert "commit abcdef1" in text
+
+
+def test_the_measures_params_call_validated_are_those_the_judges_run_validated():
+    # report.faithfulness_validated (what real-data reports trust) is no copy that can drift from
+    # the committed judges' run it cites.
+    import yaml
+    validated = yaml.safe_load((ROOT / "params.yaml").read_text())["report"]["faithfulness_validated"]
+    faith = json.loads((ROOT / power.JUDGES / "faithfulness.json").read_text())
+    assert sorted(validated) == sorted(k for k, v in faith["validation"].items() if v["verdict"] == "validated")
