@@ -57,6 +57,6 @@ def test_a_band_that_misses_the_truth_judges_nothing_there():
     # coverage 1 of 2 < 90%: the method's 500 km is "beyond", not "outside", and nothing is counted
     assert "at c 1 of 2" in table and "At c it holds less, so there it is no judge" in table
     assert "**outside**" not in table and "500 beyond [0.00, 120]" in table
-    assert "**0 of 0**" in table
+    assert "**The band judges no cell here**" in table and "of 0**" not in table
     loose = SimpleNamespace(**{**vars(CFG), "band_coverage_min": 0.5})
     assert "**1 of 2**" in band_table(aggregate, band, loose)

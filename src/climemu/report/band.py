@@ -115,8 +115,11 @@ def band_table(aggregate: dict, band: dict, cfg) -> str:
         if weak:
             lines.append(f"At {', '.join(weak)} it holds less, so there it is no judge: the entries say only "
                          "whether the group method lies within or beyond the near-optimal predictors' range.")
-    lines += ["", f"**{n_out} of {len(decided)}** of the group method's measures at the judging cells lie "
-              "outside what any near-optimal predictor shows; only those are judged as the method's own."]
+    if any(judges.values()):
+        lines += ["", f"**{n_out} of {len(decided)}** of the group method's measures at the judging cells lie "
+                  "outside what any near-optimal predictor shows; only those are judged as the method's own."]
+    else:
+        lines += ["", "**The band judges no cell here**: no measure is called the method's own by it."]
     fit = ", ".join(f"{name} {b['n_near_optimal']} of {b['n_predictors']} (best val MSE "
                     f"{b['best_val_mse']:.4f}" + (f", truth {b['truth_val_mse']:.4f}" if "truth_val_mse" in b else "")
                     + ")" for name, b in band["cells"].items())
