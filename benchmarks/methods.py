@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -27,16 +28,14 @@ from climemu.config import load_params
 from climemu.core.io import write_json
 from climemu.models.registry import build_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from attribution import randomise_batchnorm  # noqa: E402  (benchmarks/attribution.py)
+
 
 def network(params, lat: int, lon: int) -> torch.nn.Module:
     torch.manual_seed(0)
     net = build_model(params.model, (lat, lon), params.window.input_months)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.5)
-                m.running_var.uniform_(0.5, 1.5)
-    return net.eval()
+    return randomise_batchnorm(net)
 
 
 def main() -> None:

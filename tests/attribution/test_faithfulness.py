@@ -251,20 +251,31 @@ def test_cascade_matches_quantus_mprt():
             np.testing.assert_allclose(ours[layer.split(".")[-1]][int(absolute)], theirs[layer], atol=1e-6)
 
 
-def test_measures_rank_and_validate_against_the_truth():
+def _study(methods, curve_values, correlations):
+    """A faithfulness_study result of one cell and sample: every curve point of a method equal to
+    its ``curve_values`` entry, every correlation to its ``correlations`` entry."""
     import xarray as xr
+    n = len(methods)
+    curve = np.broadcast_to(np.asarray(curve_values, float)[:, None, None, None, None, None], (n, 2, 2, 1, 1, 2))
+    corr = np.broadcast_to(np.asarray(correlations, float)[:, None, None, None, None], (n, 2, 2, 1, 1))
+    return xr.Dataset({"curve": (("method", "scale", "baseline", "cell", "sample", "fraction"), curve.copy()),
+                       "correlation": (("method", "scale", "baseline", "cell", "sample"), corr.copy())},
+                      coords={"method": methods, "scale": ["cell", "block"], "baseline": ["zero", "impute"],
+                              "fraction": [0.1, 1.0]},
+                      attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
 
+
+def _agreement_with_truth(methods, pearson):
+    """score.json's agreement of each method with the truth, at both scales."""
+    return {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
+            for m, p in zip(methods, pearson)}
+
+
+def test_measures_rank_and_validate_against_the_truth():
     methods = ["a", "b", "c", "d"]
     auc_like = np.array([4.0, 3.0, 2.0, 1.0])                  # a most faithful
-    curve = np.broadcast_to(auc_like[:, None, None, None, None, None], (4, 2, 2, 1, 1, 2)).copy()
-    corr = np.broadcast_to(-auc_like[:, None, None, None, None], (4, 2, 2, 1, 1)).copy()   # d most faithful
-    ds = xr.Dataset({"curve": (("method", "scale", "baseline", "cell", "sample", "fraction"), curve),
-                     "correlation": (("method", "scale", "baseline", "cell", "sample"), corr)},
-                    coords={"method": methods, "scale": ["cell", "block"], "baseline": ["zero", "impute"],
-                            "fraction": [0.1, 1.0]},
-                    attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
-    score = {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
-             for m, p in zip(methods, [0.9, 0.5, 0.2, -0.3])}
+    ds = _study(methods, auc_like, -auc_like)                   # correlation: d most faithful
+    score = _agreement_with_truth(methods, [0.9, 0.5, 0.2, -0.3])
     out = faithfulness_measures(ds, score, alpha=0.05)
     assert out["ranking"]["cell.zero.deletion_auc_degC"] == methods
     v = out["validation"]["cell.zero.deletion_auc_degC"]
@@ -362,18 +373,10 @@ def test_controls_are_judged_apart_from_the_methods():
 
 
 def test_controls_stay_out_of_the_validation_ranking():
-    import xarray as xr
     methods = ["deeplift", "saliency", "guided_backprop", "random"]
     val = np.array([4.0, 3.0, 2.0, 5.0])                       # random ranked first by this measure
-    curve = np.broadcast_to(val[:, None, None, None, None, None], (4, 2, 2, 1, 1, 2)).copy()
-    corr = np.broadcast_to(val[:, None, None, None, None], (4, 2, 2, 1, 1)).copy()
-    ds = xr.Dataset({"curve": (("method", "scale", "baseline", "cell", "sample", "fraction"), curve),
-                     "correlation": (("method", "scale", "baseline", "cell", "sample"), corr)},
-                    coords={"method": methods, "scale": ["cell", "block"], "baseline": ["zero", "impute"],
-                            "fraction": [0.1, 1.0]},
-                    attrs={"n_samples": 1, "lead": 1, "seconds": 0.0, "forwards": 0, "block_cells": 3})
-    score = {m: {"all": {"pearson_median": p, "variants": {"block": {"pearson_median": p}}}}
-             for m, p in zip(methods, [0.9, 0.5, 0.2, 0.0])}
+    ds = _study(methods, val, val)
+    score = _agreement_with_truth(methods, [0.9, 0.5, 0.2, 0.0])
     out = faithfulness_measures(ds, score, alpha=0.05)
     assert out["distinct_methods"] == ["deeplift", "saliency", "guided_backprop"]
     assert out["validation"]["cell.zero.correlation"]["spearman"] == pytest.approx(1.0)
