@@ -79,8 +79,8 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
         if targets and files is None:
             # Only some stages run: the committed metrics of the others would be kept as if this
             # run had written them, so they go first and only this run's are kept.
-            for f in (repo / "metrics").glob("*.json"):
-                f.unlink()
+            for f in [*(repo / "metrics").glob("*.json"), repo / "reports" / "findings.md"]:
+                f.unlink(missing_ok=True)
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
         run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
         keep(repo, dest, commit, overrides, files)

@@ -3,6 +3,7 @@ then its report (climemu.report.study), in a temporary git repository."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -23,6 +24,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     params["study"].update({"leads": [1, 2], "arms": {"default": {}}, "seeds": [0, 1],
                             "set": {"explain.methods": ["deeplift"]}})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(repo / "reports" / "study", ignore_errors=True)    # this project's own kept experiments
     _run(["git", "commit", "-q", "-am", "tiny study"], repo, env)
     out = _run([sys.executable, "tools/study.py"], repo, env)
     assert "study: 4 experiments, 0 kept, 4 to run" in out and "4 of 4 run" in out and "left" in out
@@ -33,7 +35,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     one = repo / "reports" / "study" / "lead-2" / "default" / "seed-1"
     # only what this experiment's stages wrote: skill and maps, not the committed score
     assert {"skill.json", "aggregate.json", "commit.txt", "set.json"} <= {p.name for p in one.iterdir()}
-    assert not (one / "score.json").exists()
+    assert not (one / "score.json").exists() and not (one / "findings.md").exists()
     assert yaml.safe_load((one / "set.json").read_text())["lead"] == 2
     assert "study: 4 experiments, 4 kept, 0 to run" in _run([sys.executable, "tools/study.py"], repo, env)
     _run([sys.executable, "-m", "climemu.report.study", "--root", str(repo)], repo, env)
