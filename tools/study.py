@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if commit is None:
         return 2
     pending = [(f, v) for f, v in todo if not kept(f)]
+    n_kept = len(todo) - len(pending)
     if args.max is not None:
         pending = pending[:args.max]
-    print(f"study: {len(todo)} experiments, {len(todo) - len(pending)} kept, {len(pending)} to run", flush=True)
+    print(f"study: {len(todo)} experiments, {n_kept} kept, {len(pending)} to run now", flush=True)
     start = time.perf_counter()
     for k, (folder, values) in enumerate(pending, 1):
         run_experiment(values, folder, commit, targets=study["stages"])

@@ -27,7 +27,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     shutil.rmtree(repo / "reports" / "study", ignore_errors=True)    # this project's own kept experiments
     _run(["git", "commit", "-q", "-am", "tiny study"], repo, env)
     out = _run([sys.executable, "tools/study.py"], repo, env)
-    assert "study: 4 experiments, 0 kept, 4 to run" in out and "4 of 4 run" in out and "left" in out
+    assert "study: 4 experiments, 0 kept, 4 to run now" in out and "4 of 4 run" in out and "left" in out
     folders = sorted(p.relative_to(repo / "reports" / "study").as_posix()
                      for p in (repo / "reports" / "study").glob("lead-*/*/seed-*"))
     assert folders == ["lead-1/default/seed-0", "lead-1/default/seed-1", "lead-2/default/seed-0",
@@ -37,7 +37,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     assert {"skill.json", "aggregate.json", "commit.txt", "set.json"} <= {p.name for p in one.iterdir()}
     assert not (one / "score.json").exists() and not (one / "findings.md").exists()
     assert yaml.safe_load((one / "set.json").read_text())["lead"] == 2
-    assert "study: 4 experiments, 4 kept, 0 to run" in _run([sys.executable, "tools/study.py"], repo, env)
+    assert "study: 4 experiments, 4 kept, 0 to run now" in _run([sys.executable, "tools/study.py"], repo, env)
     _run([sys.executable, "-m", "climemu.report.study", "--root", str(repo)], repo, env)
     page = (repo / "reports" / "study.md").read_text()
     assert "| 1 | default | 2 |" in page and "| 2 | default | 2 |" in page
