@@ -16,12 +16,11 @@ A developer's tool (no stage runs it); commit ``reports/seeds/`` after it.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 
 import yaml
 
-from experiments import ROOT, committed_head, run_experiment
+from experiments import ROOT, committed_head, keep, run_experiment
 
 OUT = ROOT / "reports" / "seeds"
 
@@ -39,16 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         if seed != committed_seed:
             run_experiment({"seed": seed}, dest, commit)
             continue
-        staging = OUT / f".seed-{seed}.tmp"               # the committed run: its own outputs
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for f in sorted((ROOT / "metrics").glob("*.json")):
-            shutil.copy2(f, staging / f.name)
-        shutil.copy2(ROOT / "reports" / "findings.md", staging / "findings.md")
-        (staging / "commit.txt").write_text(commit + "\n")
-        shutil.rmtree(dest, ignore_errors=True)
-        staging.replace(dest)
-        print(f"seed {seed}: {dest.relative_to(ROOT)}", flush=True)
+        keep(ROOT, dest, commit, {"seed": seed})          # the committed run: its own outputs
     return 0
 
 
