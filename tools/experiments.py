@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -44,9 +45,11 @@ def setting(key: str, value) -> str:
     return f"{key}={text.removesuffix('...').strip()}"
 
 
-def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] | None = None) -> None:
+def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] | None = None,
+         derive: Callable[[Path, Path], None] | None = None) -> None:
     """Copy the run's metrics and findings (or just ``files``, paths in the repository) from
-    ``repo`` to ``dest``, atomically."""
+    ``repo`` to ``dest``, atomically; ``derive(repo, folder)`` writes more files into the folder
+    (the study's maps, from outputs too large to keep)."""
     staging = dest.parent / f".{dest.name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -55,6 +58,8 @@ def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] 
         files += ["reports/findings.md"] if (repo / "reports" / "findings.md").exists() else []
     for f in files:
         shutil.copy2(repo / f, staging / Path(f).name)
+    if derive is not None:
+        derive(repo, staging)
     (staging / "commit.txt").write_text(commit + "\n")
     (staging / "set.json").write_text(json.dumps(overrides, indent=1) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
@@ -63,7 +68,8 @@ def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] 
 
 
 def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] = (),
-                   files: list[str] | None = None) -> None:
+                   files: list[str] | None = None,
+                   derive: Callable[[Path, Path], None] | None = None) -> None:
     """``dvc exp run`` with ``overrides`` in a fresh clone of ``commit``, of ``targets`` (stages;
     default every stage); its outputs (:func:`keep`) to ``dest``."""
     # The interpreter running this tool (the project's environment) runs the stages too.
@@ -83,4 +89,4 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
                 f.unlink(missing_ok=True)
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
         run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
-        keep(repo, dest, commit, overrides, files)
+        keep(repo, dest, commit, overrides, files, derive)

@@ -34,7 +34,7 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
                        "lead-2/default/seed-1"]
     one = repo / "reports" / "study" / "lead-2" / "default" / "seed-1"
     # only what this experiment's stages wrote: skill and maps, not the committed score
-    assert {"skill.json", "aggregate.json", "commit.txt", "set.json"} <= {p.name for p in one.iterdir()}
+    assert {"skill.json", "aggregate.json", "maps.nc", "commit.txt", "set.json"} <= {p.name for p in one.iterdir()}
     assert not (one / "score.json").exists() and not (one / "findings.md").exists()
     assert yaml.safe_load((one / "set.json").read_text())["lead"] == 2
     assert "study: 4 experiments, 4 kept, 0 to run now" in _run([sys.executable, "tools/study.py"], repo, env)
@@ -42,4 +42,9 @@ def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
     page = (repo / "reports" / "study.md").read_text()
     assert "| 1 | default | 2 |" in page and "| 2 | default | 2 |" in page
     assert "Finding 2 (reach grows)" in page and "| default | target_box |" in page
+    # the seed ensemble needs 3 networks; the curves over seeds and the page are written from 2
+    assert "no lead and arm has 3 networks with maps yet" in page
+    curves = (repo / "reports" / "study" / "curves.csv").read_text().splitlines()
+    assert curves[0] == "lead,arm,cell,source,month,mean,low,high,seeds" and len(curves) > 1
+    assert (repo / "reports" / "study.html").exists()
     subprocess.run(["git", "status"], cwd=repo, check=True, capture_output=True)

@@ -1,6 +1,7 @@
 """report/results.py: docs/results.md's generated sections, by hand and against the committed page."""
 
 import json
+import shutil
 
 import pytest
 
@@ -46,12 +47,15 @@ def test_page_rewritten_between_its_markers_only(tmp_path):
     _metrics(tmp_path)
     page = tmp_path / results.PAGE
     page.parent.mkdir()
-    page.write_text("prose before\n<!-- generated: default-run -->\nold 1.234\n<!-- end: default-run -->\nprose after\n")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")          # the study section reads it
+    page.write_text("prose before\n<!-- generated: default-run -->\nold 1.234\n<!-- end: default-run -->\nprose after\n"
+                    "<!-- generated: study -->\n<!-- end: study -->\n")
     assert results.main(["--check", "--root", str(tmp_path)]) == 1
     assert results.main(["--root", str(tmp_path)]) == 0
     text = page.read_text()
     assert text.startswith("prose before\n<!-- generated: default-run -->\nLead 1,") and "old 1.234" not in text
-    assert text.endswith("\n<!-- end: default-run -->\nprose after\n")
+    assert "\n<!-- end: default-run -->\nprose after\n" in text
+    assert text.endswith("<!-- generated: study -->\nNo experiment kept yet: run `make study`.\n<!-- end: study -->\n")
     assert results.main(["--check", "--root", str(tmp_path)]) == 0
     page.write_text("no markers\n")
     with pytest.raises(ValueError, match="no '<!-- generated: default-run -->'"):

@@ -82,3 +82,57 @@ def test_the_study_lists_every_lead_arm_and_seed():
     assert folder.relative_to(tool.OUT).parts == (f"lead-{cfg['leads'][0]}", next(iter(cfg["arms"])),
                                                   f"seed-{cfg['seeds'][0]}")
     assert values["lead"] == cfg["leads"][0] and values["seed"] == cfg["seeds"][0]
+
+
+def _maps(folder: Path, noise: float, seed: int) -> None:
+    """A maps.nc (climemu.report.ensemble.summary's layout): one cell, the truth plus noise."""
+    import numpy as np
+    import xarray as xr
+    rng = np.random.default_rng(seed)
+    truth = np.exp(-np.add.outer((np.arange(5) - 2.0) ** 2, (np.arange(7) - 3.0) ** 2))   # (lat, lon)
+    net = truth + noise * rng.uniform(0, 1, truth.shape)
+    curve = np.array([0.1, 0.2, 0.7]) + noise * rng.uniform(0, 1, 3)
+    xr.Dataset({"absolute": (("cell", "lat", "lon"), net[None]),
+                "truth_absolute": (("cell", "lat", "lon"), truth[None]),
+                "curve": (("cell", "month"), curve[None]),
+                "truth_curve": (("cell", "month"), np.array([[0.0, 0.2, 0.8]])),
+                "ocean": (("lat", "lon"), np.ones(truth.shape, np.int8))},
+               coords={"cell": ["t"], "cell_i": ("cell", [2]), "cell_j": ("cell", [3]),
+                       "lat": 40.5 + np.arange(5.0), "lon": -30.5 + np.arange(7.0), "month": [-3, -2, -1]},
+               ).to_netcdf(folder / "maps.nc")
+
+
+def test_ensemble_curves_figure_and_page_from_folders(tmp_path):
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    base = {"truth": 1.0, "climatology": 2.0, "damped_persistence": 1.2, "lim": 1.3, "model": 1.03}
+    for seed in range(3):
+        for lead in (1, 9):
+            folder = tmp_path / study.STUDY / f"lead-{lead}" / "default" / f"seed-{seed}"
+            _run(folder, base, 300.0, 0.01)
+            _maps(folder, 0.3, 10 * lead + seed)
+    page = study.render(tmp_path)
+    rows = [line for line in page.splitlines() if line.startswith("| 1 | default | 3 | map_pearson |")]
+    # independent noise averages out over three networks: the ensemble's map is closer to the truth
+    assert len(rows) == 1 and rows[0].endswith("| yes |")
+    assert study.main(["--root", str(tmp_path)]) == 0
+    table = __import__("pandas").read_csv(tmp_path / study.CURVES)
+    assert set(table["lead"]) == {1, 9} and set(table["source"]) == {"network", "truth"}
+    # normalised truth curve (0, 0.2, 0.8) at every lead; the networks' interval holds their mean
+    truth = table[(table["source"] == "truth") & (table["lead"] == 1)]
+    assert list(truth["mean"]) == pytest.approx([0.0, 0.2, 0.8])
+    net = table[table["source"] == "network"]
+    assert ((net["low"] <= net["mean"]) & (net["mean"] <= net["high"])).all()
+    assert (tmp_path / study.FIGURE).read_bytes()[:4] == b"\x89PNG"
+    html = (tmp_path / study.HTML).read_text()
+    assert "data:image/png;base64," in html and "<table>" in html
+
+
+def test_a_folder_without_maps_is_run_again(tmp_path):
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    import study as tool                                         # tools/study.py
+    folder = tmp_path / "seed-0"
+    _run(folder, {"truth": 1.0}, 300.0, 0.01)
+    assert not tool.kept(folder)
+    _maps(folder, 0.1, 0)
+    assert tool.kept(folder)

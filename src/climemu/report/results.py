@@ -7,7 +7,8 @@ committed metrics.
 (``make results``.) A generated section sits between ``<!-- generated: NAME -->`` and
 ``<!-- end: NAME -->``; everything outside the markers is prose and stays as written.
 tests/report/test_results.py fails when a committed page is not what this writes from the
-committed ``metrics/*.json``, ``reports/seeds/`` (tools/seeds.py) and ``reports/judges/``,
+committed ``metrics/*.json``, ``reports/seeds/`` (tools/seeds.py), ``reports/study/``
+(tools/study.py) and ``reports/judges/``,
 ``reports/band/`` (tools/judges.py, :mod:`.power`), so no number of these sections is copied by hand.
 """
 
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 from climemu.core import paths
-from climemu.report import power
+from climemu.report import power, study
 from climemu.report.findings import captured_share
 
 PAGE = "docs/results.md"             # relative to the repository root, as the metrics' paths
@@ -158,7 +159,13 @@ def seed_spread(root: Path) -> str:
     return "\n".join(lines)
 
 
-PAGES = {"docs/results.md": {"default-run": default_run}, "docs/reliability.md": {"seed-spread": seed_spread},
+def study_tables(root: Path) -> str:
+    """The study's tables (climemu.report.study, from reports/study/), their headings one level down."""
+    return "\n".join("#" + line if line.startswith("## ") else line
+                     for line in study.tables(root).rstrip("\n").splitlines())
+
+
+PAGES = {"docs/results.md": {"default-run": default_run, "study": study_tables}, "docs/reliability.md": {"seed-spread": seed_spread},
          "docs/measures.md": power.SECTIONS}
 SECTIONS = PAGES[PAGE]
 

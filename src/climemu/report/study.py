@@ -23,14 +23,21 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 from scipy import stats
 
+from climemu.attribution.measures import normalised_curve
+from climemu.core import paths
+from climemu.core.io import atomic_path, write_csv, write_text
 from climemu.core.params import read_params_file
+from climemu.report import ensemble
 from climemu.report.config import ReportConfig
 from climemu.report.findings import captured_share
 
-STUDY = "reports/study"
-PAGE = "reports/study.md"
+# The study's files (no stage reads or writes them; dvc.yaml's plots read CURVES).
+STUDY, PAGE, HTML, CURVES, FIGURE = (paths.OUTPUTS[k] for k in
+                                     ("study", "study_page", "study_html", "study_curves", "study_figure"))
 
 
 def interval(values, level: float) -> dict:
@@ -128,17 +135,135 @@ def measures(runs: list[dict], level: float) -> dict[str, dict]:
     return {k: interval(v, level) for k, v in out.items()}
 
 
+def load_maps(root: Path) -> dict[tuple[int, str], list[xr.Dataset]]:
+    """``{(lead, arm): [one maps summary per seed]}`` (climemu.report.ensemble) of the kept folders."""
+    out: dict[tuple[int, str], list[xr.Dataset]] = {}
+    for folder in sorted((root / STUDY).glob("lead-*/*/seed-*")):
+        path = folder / ensemble.MAPS
+        if (folder / "commit.txt").exists() and path.exists():
+            with xr.open_dataset(path) as ds:
+                key = (int(folder.parent.parent.name.split("-")[1]), folder.parent.name)
+                out.setdefault(key, []).append(ds.load())
+    return out
+
+
+def ensemble_section(maps: dict[tuple[int, str], list[xr.Dataset]], level: float) -> list[str]:
+    """The seed ensemble against the single networks, per lead and arm with at least 3 networks."""
+    lines = ["", "## The seed ensemble", "",
+             "The group method's heatmaps averaged over the networks of a lead and arm, scored against "
+             "the exact contributions beside the single networks (averaged over the group cells): the "
+             "Pearson correlation of the month-summed mean |attribution| map with the truth's, the "
+             "errors of r50 and r90 (km) and the L1 distance of the normalised monthly curves "
+             "(docs/study.md). Single networks: mean over seeds with its t interval and range; gain: "
+             f"how much closer to the truth the ensemble is than a single network (positive: closer), "
+             f"with a {level:.0%} jackknife interval over the networks.", "",
+             "| lead | arm | networks | score | single networks | ensemble | gain | ensemble closer |",
+             "|---|---|---|---|---|---|---|---|"]
+    rows = 0
+    for (lead, arm), members in sorted(maps.items()):
+        n = len(members)
+        if n < 3:
+            continue
+        j = ensemble.jackknife(members)
+        half = float(stats.t.ppf(0.5 + level / 2, n - 1))
+        for k in ensemble.SCORES:
+            d = 3 if k in ensemble.BETTER_HIGH or k == "curve_error" else 0
+            g = j[k]
+            gain = {"mean": g["gain"], "low": g["gain"] - half * g["gain_se"],
+                    "high": g["gain"] + half * g["gain_se"], "min": float("nan"), "max": float("nan")}
+            verdict = {"yes": "yes", "no": "no (farther)", "undecided": "undecided"}[decide(gain, 0.0)]
+            f = f"{{:.{d}f}}"
+            lines.append(f"| {lead} | {arm} | {n} | {k} | {_fmt(interval(g['singles'], level), d)} "
+                         f"| {f.format(g['ensemble'])} | {_fmt(gain, d)} | {verdict} |")
+            rows += 1
+    if not rows:
+        lines.append("| - | - | - | no lead and arm has 3 networks with maps yet | | | | |")
+    return lines
+
+
+def curve_table(maps: dict[tuple[int, str], list[xr.Dataset]], level: float) -> pd.DataFrame:
+    """Long form (lead, arm, cell, source, month, mean, low, high, seeds) of the normalised monthly
+    curves: the networks' mean over seeds with its t interval, the truth's beside it."""
+    frames = []
+    for (lead, arm), members in sorted(maps.items()):
+        for source, var in (("network", "curve"), ("truth", "truth_curve")):
+            norm = np.stack([normalised_curve(m[var].astype(float)).values for m in members])  # (seed, cell, month)
+            for c, cell in enumerate(members[0]["cell"].values):
+                ivs = [interval(norm[:, c, t], level) for t in range(norm.shape[2])]
+                frames.append(pd.DataFrame({
+                    "lead": lead, "arm": arm, "cell": str(cell), "source": source,
+                    "month": members[0]["month"].values,
+                    "mean": [iv["mean"] for iv in ivs], "low": [iv["low"] for iv in ivs],
+                    "high": [iv["high"] for iv in ivs], "seeds": len(members)}))
+    columns = ["lead", "arm", "cell", "source", "month", "mean", "low", "high", "seeds"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def figure(table: pd.DataFrame, path: Path) -> None:
+    """Normalised curves across leads: one panel per arm (rows) and cell (columns), the networks'
+    mean with its interval shaded, the truth dashed in the lead's colour."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms, cells = list(dict.fromkeys(table["arm"])), list(dict.fromkeys(table["cell"]))
+    fig, axes = plt.subplots(len(arms), len(cells), figsize=(4 * len(cells), 2.6 * len(arms)),
+                             sharex=True, sharey=True, squeeze=False)
+    colours = dict(zip(sorted(set(table["lead"])), ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    for r, arm in enumerate(arms):
+        for c, cell in enumerate(cells):
+            ax = axes[r, c]
+            for lead, colour in colours.items():
+                sel = table[(table["arm"] == arm) & (table["cell"] == cell) & (table["lead"] == lead)]
+                net, tru = sel[sel["source"] == "network"], sel[sel["source"] == "truth"]
+                if net.empty:
+                    continue
+                ax.plot(net["month"], net["mean"], color=colour, label=f"lead {lead} ({int(net['seeds'].iloc[0])} seeds)")
+                ax.fill_between(net["month"], net["low"], net["high"], color=colour, alpha=0.25, linewidth=0)
+                ax.plot(tru["month"], tru["mean"], color=colour, linestyle="--", linewidth=1)
+            ax.set_title(f"{arm}, {cell}", fontsize=9)
+            ax.set_yscale("log")
+            if r == len(arms) - 1:
+                ax.set_xlabel("input month")
+            if c == 0:
+                ax.set_ylabel("share of the curve")
+            ax.legend(fontsize=7)
+    fig.suptitle("Monthly contribution across leads (solid: networks, shaded: interval over seeds; dashed: truth)",
+                 fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def html(markdown: str, png: bytes | None) -> str:
+    """The study's offline page: the report as HTML and the curves' figure, embedded."""
+    import base64
+
+    from climemu.report.page import findings_html
+    img = (f'<h2>Contribution curves across leads</h2><img alt="curves" src="data:image/png;base64,'
+           f'{base64.b64encode(png).decode()}" style="max-width:100%">') if png else ""
+    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>climemu: the study</title>"
+            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
+            "font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
+            f"{findings_html(markdown)}{img}</body></html>\n")
+
+
 def render(root: Path) -> str:
+    """``reports/study.md``: the title and :func:`tables`."""
+    return "# The study\n\n" + tables(root)
+
+
+def tables(root: Path) -> str:
+    """The study's sections (docs/results.md holds them too, generated)."""
     params = read_params_file(root / "params.yaml")
     cfg, study = ReportConfig.model_validate(params["report"]), params["study"]
     level, draws = float(study["interval"]), int(study["bootstrap"])
     runs = load(root)
     if not runs:
-        return "# The study\n\nNo experiment kept yet: run `make study`.\n"
+        return "No experiment kept yet: run `make study`.\n"
     leads = sorted({lead for lead, _ in runs})
     arms = [a for a in study["arms"] if any((lead, a) for lead in leads if (lead, a) in runs)]
-    lines = ["# The study", "",
-             f"Leads {', '.join(map(str, leads))} x arms {', '.join(arms)} x seeds; each number is the mean over "
+    lines = [f"Leads {', '.join(map(str, leads))} x arms {', '.join(arms)} x seeds; each number is the mean over "
              f"seeds with its {level:.0%} t interval [low, high] and the seeds' range. Written by "
              "`python -m climemu.report.study` from `reports/study/` (`tools/study.py`).", "",
              "## Skill and the gate", "",
@@ -194,6 +319,7 @@ def render(root: Path) -> str:
                     verdict = ("yes" if grows == enough == "yes" else "no" if "no" in (grows, enough)
                                else "undecided")
                 lines.append(f"| {arm} | {key.split('.', 1)[1]} | {_fmt(ratio, 2)} | {_fmt(share, 4)} | {verdict} |")
+    lines += ensemble_section(load_maps(root), level)
     return "\n".join(lines) + "\n"
 
 
@@ -201,11 +327,18 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=Path("."))
     args = ap.parse_args(argv)
-    page = args.root / PAGE
-    tmp = page.with_suffix(".md.tmp")
-    tmp.write_text(render(args.root))
-    tmp.replace(page)                                       # atomic
-    print(f"{PAGE}: written from {args.root / STUDY}")
+    root = args.root
+    markdown = render(root)
+    write_text(markdown, root / PAGE)                       # atomic, as every write below
+    level = float(read_params_file(root / "params.yaml")["study"]["interval"])
+    table = curve_table(load_maps(root), level)
+    png = None
+    if not table.empty:
+        write_csv(table, root / CURVES)
+        figure(table, root / FIGURE)
+        png = (root / FIGURE).read_bytes()
+    write_text(html(markdown, png), root / HTML)
+    print(f"{PAGE}, {HTML}" + (f", {CURVES}, {FIGURE}" if png else "") + f": written from {root / STUDY}")
     return 0
 
 
