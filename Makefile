@@ -4,7 +4,7 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 
-.PHONY: setup repro test test-fast lock clean-venv browser results study
+.PHONY: setup repro test test-fast lock clean-venv browser results study controls
 
 setup: $(STAMP)
 
@@ -64,3 +64,9 @@ lock:
 
 clean-venv:
 	rm -rf .venv
+
+# End-to-end controls (params.yaml `controls`): each finding's pair of generator settings at every
+# replicate, then reports/controls.md. Resumable; CONTROLS_ARGS=--commit commits each folder.
+controls: setup
+	.venv/bin/python tools/controls.py $(CONTROLS_ARGS)
+	.venv/bin/python -m climemu.report.controls

@@ -16,6 +16,7 @@ from climemu.core.io import write_json
 from climemu.core.tracking import log_run
 from climemu.truth import identifiability as ident
 from climemu.truth.loader import load_truth
+from climemu.truth.synthetic import LinearModel
 
 # The rules are stated at lead 1, the generator's own step, whatever the pipeline's `lead`
 # (docs/data.md): the stage then depends on data and identify only.
@@ -63,12 +64,18 @@ def main() -> None:
         "decorrelation": ident.decorrelation_km(anom, cell),
         "anomaly_std": float(np.nanmedian(anom.std("time").values)),
     }
+    # The planted teleconnection's gain fitted by least squares on this record (the end-to-end
+    # controls ask it within controls.link_error_max of the planted one, docs/controls.md).
+    model = LinearModel.build(generator, lat, lon, ocean)
+    link = metrics["link"] = ident.link_gain(anom.values, model,
+                                             ident.target_kernel_radius(generator, lat, lon, ocean))
     write_json(metrics, paths.IDENTIFY_METRICS)
     ac, dec = metrics["autocorrelation"], metrics["decorrelation"]
     print(f"identify: condition {cond['condition']:.3g} (eig {cond['eig_min']:.3g}..{cond['eig_max']:.3g}), "
           f"identifiable {metrics['identifiable']}; OLS r {ols['correlation']:.3f}, max error "
           f"{ols['max_error_ratio']:.3f}, recovered {metrics['recovered']}; lag-1 {ac['lag1']['all']:.2f}, "
-          f"lag-12 {ac['lag12']['all']:.2f}, decorrelation {dec['km']:.0f} km")
+          f"lag-12 {ac['lag12']['all']:.2f}, decorrelation {dec['km']:.0f} km; link gain {link['estimate']:.4f} "
+          f"(planted {link['planted']:g})")
     log_run("identify", params, metrics, [paths.IDENTIFY_METRICS])
 
 

@@ -35,7 +35,8 @@ def main() -> None:
     text = render(params, _load(paths.AGGREGATE_METRICS), _load(paths.ABLATE_METRICS),
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
                   _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band,
-                  faithfulness=_load(paths.FAITHFULNESS_METRICS))
+                  faithfulness=_load(paths.FAITHFULNESS_METRICS),
+                  power=_load(paths.OUTPUTS["controls_power"]))   # make controls (docs/controls.md)
     write_text(text, paths.FINDINGS)
     name = f"{os.environ.get('DVC_EXP_NAME', 'workspace')} (lead {params.lead}, {params.model.arch})"
     experiment = read_experiment(name, workspace_reader())

@@ -51,8 +51,13 @@ def _keys_against_fields(raw, model: type[BaseModel], where: str) -> list[str]:
     problems = [f"{where}.{k}: not a field" for k in raw if k not in model.model_fields]
     problems += [f"{where}.{k}: missing" for k in model.model_fields if k not in raw]
     for key, value in raw.items():
-        sub = _model_of(model.model_fields[key].annotation) if key in model.model_fields else None
-        if sub is not None and isinstance(value, (dict, list)):
+        annotation = model.model_fields[key].annotation if key in model.model_fields else None
+        sub = _model_of(annotation) if annotation is not None else None
+        if sub is not None and typing.get_origin(annotation) is dict and isinstance(value, dict):
+            # a mapping of names to sections (controls.pairs): each value is one section
+            problems += [p for name, item in value.items()
+                         for p in _keys_against_fields(item, sub, f"{where}.{key}.{name}")]
+        elif sub is not None and isinstance(value, (dict, list)):
             problems += _keys_against_fields(value, sub, f"{where}.{key}")
     return problems
 

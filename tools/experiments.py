@@ -1,6 +1,7 @@
 """Run the committed pipeline with some params replaced, in a fresh clone, and keep its small outputs.
 
-The common part of ``tools/seeds.py`` and ``tools/judges.py``: a fresh clone of the committed
+The common part of ``tools/seeds.py``, ``tools/judges.py``, ``tools/study.py`` and
+``tools/controls.py`` (the last two through :func:`run_queue`): a fresh clone of the committed
 HEAD in a temporary folder (sharing this repository's DVC cache, so stages whose inputs are
 unchanged are reused), ``dvc exp run -S key=value ...`` there, and its ``metrics/*.json`` and
 ``reports/findings.md`` copied to one folder of ``reports/`` with the commit they came from
@@ -13,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import argparse
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,3 +93,43 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
         run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
         keep(repo, dest, commit, overrides, files, derive)
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def run_queue(label: str, todo: list[tuple[Path, dict]], targets: list[str], kept: Callable[[Path], bool],
+              argv: list[str] | None = None, derive: Callable[[Path, Path], None] | None = None,
+              description: str = "") -> int:
+    """The command line of a queue of experiments (tools/study.py, tools/controls.py): ``--list``,
+    ``--max N``, ``--commit``; every ``(folder, values)`` of ``todo`` whose folder is not ``kept``
+    run with :func:`run_experiment`, with progress and an estimate of the time left after each."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--list", action="store_true", help="list the experiments and exit")
+    ap.add_argument("--commit", action="store_true", help="git-commit each kept folder as it finishes")
+    ap.add_argument("--max", type=int, default=None, help="run at most this many experiments")
+    args = ap.parse_args(argv)
+    if args.list:
+        for folder, _ in todo:
+            print(f"{'kept ' if kept(folder) else 'to do'}  {folder.relative_to(ROOT)}")
+        return 0
+    commit = committed_head()
+    if commit is None:
+        return 2
+    pending = [(f, v) for f, v in todo if not kept(f)]
+    n_kept = len(todo) - len(pending)
+    if args.max is not None:
+        pending = pending[:args.max]
+    print(f"{label}: {len(todo)} experiments, {n_kept} kept, {len(pending)} to run now", flush=True)
+    start = time.perf_counter()
+    for k, (folder, values) in enumerate(pending, 1):
+        run_experiment(values, folder, commit, targets=targets, derive=derive)
+        if args.commit:
+            subprocess.run(["git", "add", str(folder)], cwd=ROOT, check=True)
+            subprocess.run(["git", "commit", "--quiet", "-m", f"{label}: {folder.relative_to(ROOT)}"],
+                           cwd=ROOT, check=True)
+        per = (time.perf_counter() - start) / k
+        print(f"{label}: {k} of {len(pending)} run ({folder.relative_to(ROOT)}), {_clock(per * k)} so far, "
+              f"about {_clock(per * (len(pending) - k))} left", flush=True)
+    return 0

@@ -20,10 +20,7 @@ curves and figure and the offline page from the folders.
 
 from __future__ import annotations
 
-import argparse
-import subprocess
 import sys
-import time
 from itertools import product
 from pathlib import Path
 
@@ -31,7 +28,7 @@ import yaml
 
 from climemu.core import paths
 from climemu.report import ensemble, study as report
-from experiments import ROOT, committed_head, run_experiment
+from experiments import ROOT, run_queue
 
 OUT = ROOT / report.STUDY
 
@@ -59,41 +56,10 @@ def maps(repo: Path, folder: Path) -> None:
     ensemble.write_summary(repo / paths.GROUP, folder / ensemble.MAPS)
 
 
-def _clock(seconds: float) -> str:
-    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-
-
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--list", action="store_true", help="list the experiments and exit")
-    ap.add_argument("--commit", action="store_true", help="git-commit each kept folder as it finishes")
-    ap.add_argument("--max", type=int, default=None, help="run at most this many experiments")
-    args = ap.parse_args(argv)
     study = yaml.safe_load((ROOT / "params.yaml").read_text())["study"]
-    todo = experiments(study)
-    if args.list:
-        for folder, values in todo:
-            print(f"{'kept ' if kept(folder) else 'to do'}  {folder.relative_to(ROOT)}")
-        return 0
-    commit = committed_head()
-    if commit is None:
-        return 2
-    pending = [(f, v) for f, v in todo if not kept(f)]
-    n_kept = len(todo) - len(pending)
-    if args.max is not None:
-        pending = pending[:args.max]
-    print(f"study: {len(todo)} experiments, {n_kept} kept, {len(pending)} to run now", flush=True)
-    start = time.perf_counter()
-    for k, (folder, values) in enumerate(pending, 1):
-        run_experiment(values, folder, commit, targets=study["stages"], derive=maps)
-        if args.commit:
-            subprocess.run(["git", "add", str(folder)], cwd=ROOT, check=True)
-            subprocess.run(["git", "commit", "--quiet", "-m", f"study: {folder.relative_to(ROOT)}"],
-                           cwd=ROOT, check=True)
-        per = (time.perf_counter() - start) / k
-        print(f"study: {k} of {len(pending)} run ({folder.relative_to(OUT)}), {_clock(per * k)} so far, "
-              f"about {_clock(per * (len(pending) - k))} left", flush=True)
-    return 0
+    return run_queue("study", experiments(study), study["stages"], kept, argv, derive=maps,
+                     description=__doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from climemu.core.params import LEAD, PARAMS_FILE, SEED, read_params_file
 from climemu.data.config import DataConfig, EsgfConfig, PangeoConfig, SmoothConfig, WindowConfig
 from climemu.forecast.config import EvaluateConfig, figure_sample_in_split
 from climemu.models.config import ModelConfig
-from climemu.report.config import ReportConfig
+from climemu.report.config import ControlsConfig, ReportConfig
 from climemu.training.config import TrainConfig
 from climemu.truth.config import IdentifyConfig, SyntheticConfig, identify_cell_in_data_box
 
@@ -109,6 +109,7 @@ class Params(Strict):
     report: ReportConfig
     judges: ExperimentConfig     # tools/judges.py: every method at the samples the judges need
     study: StudyConfig           # make study: leads x arms x seeds
+    controls: ControlsConfig     # make controls: each finding planted and absent, end to end
 
     @model_validator(mode="after")
     def _across_sections(self) -> "Params":
@@ -125,9 +126,10 @@ def parse_params(raw: dict, source: str = PARAMS_FILE) -> Params:
 
 
 def check_experiments(raw: dict, params: Params, source: str = PARAMS_FILE) -> None:
-    """The judges' and every study arm's overrides give a valid file too (checked on the whole file
+    """The judges', every study arm's and every controls setting's overrides give a valid file too (checked on the whole file
     only: a test's modified params need not suit the experiments' values)."""
     runs = [("judges.set", params.judges.set)] + [("study", o) for o in params.study.overrides()]
+    runs += [(f"controls.settings.{s}", o) for s, _, r, o in params.controls.experiments() if r == 0]
     for name, overrides in runs:
         try:
             Params.model_validate(with_overrides(raw, overrides))

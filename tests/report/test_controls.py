@@ -133,3 +133,45 @@ def test_each_property_switched_off_is_not_found(name, finding):
     for other in ("local", "teleconnection"):
         if other != finding and not (name == "location off" and other == "location"):
             assert v[other] == planted[other], (name, other)
+
+
+# --- the end-to-end controls' settings (params.yaml `controls`, tools/controls.py) ------------------
+
+@lru_cache(maxsize=None)
+def controls_truth(setting: str) -> tuple[dict, list[str]]:
+    """The truth's measures of one controls setting at the controls' scale (its `set`), the first
+    replicate's data seed, through the same chain as :func:`measured`."""
+    from climemu.config import Params, with_overrides
+    from tests.helpers import raw_params
+    raw = raw_params()
+    cfg = params().controls
+    p = Params.model_validate(with_overrides(raw, {**cfg.set, **cfg.settings[setting],
+                                                   "data.synthetic.seed": cfg.replicates[0].data}))
+    raw_data = generate(p.data.synthetic.model_copy(update={"seasonal_cycle": False}), p.data.box,
+                        p.data.resolution, [401, 400 + YEARS])
+    truth = truth_of(raw_data)
+    smoothed = smooth(raw_data, 1)
+    window = p.window.model_copy(update={"n_train": N_SAMPLES, "n_val": 1, "n_test": 1, "stride": STRIDE})
+    data = WindowedData(smoothed, build_windows(smoothed, window, 1))
+    cells = resolve_cells(p.explain.group_cells, data.lat, data.lon, data.ocean)
+    explain = p.explain.model_copy(update={"max_samples": N_SAMPLES, "batch_size": 8, "methods": ["deeplift"]})
+    group, _ = explain_group(Zero(), data, explain, cells, source_box=truth.source_box,
+                             truth=lambda c, lead=1: truth.coefficients((c.i, c.j), lead, data.input_months))
+    return aggregate.measures(group, truth.source_box)["truth"], truth.linked(cells)
+
+
+@pytest.mark.parametrize("finding", ["local", "reach", "location", "teleconnection"])
+def test_each_controls_pair_plants_its_finding_in_the_truth_and_withholds_it(finding):
+    # The pair tests the chain only if the settings' own answer differs: yes present, no absent.
+    cfg, rule = params().controls, params().report
+    pair = cfg.pairs[finding]
+    found = {}
+    for state in ("present", "absent"):
+        m, linked = controls_truth(getattr(pair, state))
+        found[state] = {
+            "local": lambda: rules.local(m["cells"], rule.local_km),
+            "reach": lambda: any(rules.reach_by_cell(m["by_lead"], rule.reach_ratio_min, rule.reach_share_min).values()),
+            "location": lambda: rules.location_dependent(m["curve_spread"], rule.spread_max),
+            "teleconnection": lambda: rules.teleconnection(m["cells"], linked, rule.tele_share_min),
+        }[finding]()
+    assert found == {"present": True, "absent": False}, (finding, pair)

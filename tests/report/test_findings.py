@@ -280,3 +280,12 @@ def test_skip_path_section_on_real_data_has_no_source_box():
     from climemu.report.findings import skip_path_table
     assert "| x | 50.0% | 300 km / 300 km | 900 km / 900 km | 18.0% / 18.0% | 30.0% / 30.0% | n/a" in \
         skip_path_table(aggregate)
+
+
+def test_chain_power_beside_each_verdict():
+    from climemu.report.findings import chain_power
+    entry = {"present": {"k": 2, "n": 3, "low": 0.14, "high": 0.98}, "absent": {"k": 0, "n": 3, "low": 0.0, "high": 0.63}}
+    power = {"local": {"sources": {"group": entry}}}
+    assert chain_power(power, "local") == "found in 2/3 planted [0.14, 0.98], falsely in 0/3 [0.00, 0.63]"
+    assert chain_power(power, "reach") == "not measured (`make controls`)"
+    assert chain_power({}, "local") == chain_power(None, "local") == "not measured (`make controls`)"

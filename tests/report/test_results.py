@@ -49,13 +49,15 @@ def test_page_rewritten_between_its_markers_only(tmp_path):
     page.parent.mkdir()
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")          # the study section reads it
     page.write_text("prose before\n<!-- generated: default-run -->\nold 1.234\n<!-- end: default-run -->\nprose after\n"
-                    "<!-- generated: study -->\n<!-- end: study -->\n")
+                    "<!-- generated: study -->\n<!-- end: study -->\n<!-- generated: controls -->\n<!-- end: controls -->\n")
     assert results.main(["--check", "--root", str(tmp_path)]) == 1
     assert results.main(["--root", str(tmp_path)]) == 0
     text = page.read_text()
     assert text.startswith("prose before\n<!-- generated: default-run -->\nLead 1,") and "old 1.234" not in text
     assert "\n<!-- end: default-run -->\nprose after\n" in text
-    assert text.endswith("<!-- generated: study -->\nNo experiment kept yet: run `make study`.\n<!-- end: study -->\n")
+    assert "<!-- generated: study -->\nNo experiment kept yet: run `make study`.\n<!-- end: study -->\n" in text
+    assert text.endswith("<!-- generated: controls -->\nNo controls experiment kept yet: run `make controls`.\n"
+                         "<!-- end: controls -->\n")
     assert results.main(["--check", "--root", str(tmp_path)]) == 0
     page.write_text("no markers\n")
     with pytest.raises(ValueError, match="no '<!-- generated: default-run -->'"):

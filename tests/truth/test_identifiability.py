@@ -161,3 +161,33 @@ def test_the_stage_on_a_tiny_synthetic_record(tmp_path, monkeypatch):
     assert out["cell"] == {"lat": 55.5, "lon": -40.5}
     assert isinstance(out["identifiable"], bool) and isinstance(out["recovered"], bool)
     assert set(out["autocorrelation"]["lag1"]) == {"all", "base", "subpolar", "subtropical"}
+
+
+def _link(gain: float, years: int = 300) -> dict:
+    """link_gain on the tiny box's generator (source and target boxes 10 cells apart) at ``gain``."""
+    from climemu.core.config import Box
+    from climemu.truth.identifiability import link_gain, target_kernel_radius
+    syn = section("data.synthetic").model_copy(update={
+        "tele_gain": gain, "source_box": Box(**TINY["data"]["synthetic"]["source_box"]),
+        "target_box": Box(**TINY["data"]["synthetic"]["target_box"])})
+    box = Box(**TINY["data"]["box"])
+    model, anom = simulate_box(syn, box, 1.0, years)
+    lat, lon = anom["lat"].values, anom["lon"].values
+    radius = target_kernel_radius(syn, lat, lon, model.ocean)
+    assert radius == 1                                   # the subpolar kernel covers the target box
+    return link_gain(anom.values, model, radius)
+
+
+def test_least_squares_recovers_the_planted_link_and_finds_none_where_none_is():
+    # 300 years, 20 target cells: the estimate's standard error is a few thousandths
+    planted = _link(0.06)
+    assert planted["planted"] == 0.06 and planted["cells"] > 10
+    assert planted["relative_error"] <= 0.2, planted
+    assert abs(planted["estimate"] - 0.06) <= 4 * planted["se"] + 0.002, planted
+    none = _link(0.0)
+    assert abs(none["estimate"]) <= 4 * none["se"] + 0.002 and np.isnan(none["relative_error"]), none
+
+
+def test_a_record_too_short_gives_no_link_estimate():
+    short = _link(0.06, years=6)                         # 48 months for 217 features per cell
+    assert short["cells"] == 0 and np.isnan(short["estimate"])

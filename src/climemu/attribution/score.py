@@ -31,7 +31,7 @@ from climemu.attribution.aggregate import variant_measures
 from climemu.attribution.cells import cell_coords, cell_index
 from climemu.attribution.group import GroupSums, VariantSums
 from climemu.attribution.heatmaps import LAT, LON, MONTH, as_heatmaps, month_labels
-from climemu.attribution.measures import block_sum, map_measures, normalised_curve
+from climemu.attribution.measures import block_sum, curve_spread, map_measures, normalised_curve
 from climemu.attribution.methods import controls
 from climemu.attribution.runner import AttributionRunner
 from climemu.core.config import Box
@@ -142,7 +142,8 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
     ``controls``: the controls among the methods (scored alike, judged apart by the report).
     ``truth`` holds the same map measures of the exact contributions; each method's
     ``*_error`` is its value minus the truth's. ``all`` pools the correlations of every cell
-    and averages the absolute errors over cells.
+    and averages the absolute errors over cells; its ``curve_spread`` is finding 3's measure over
+    the cells (the truth's: ``truth_curve_spread``).
 
     Each cell (truth and methods) also has ``variants`` (docs/measures.md, "Identifiable
     variants"): ``abs``, ``signed`` and ``block``, each with ``share_month_minus1`` and
@@ -163,9 +164,13 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
         if "signed_curve" in ds:
             t["variants"] = _variants(t, c, source_box, "truth_")
         out["truth"][name] = t
+    # finding 3's measure over the score cells (the group's is aggregate.json's)
+    out["truth_curve_spread"] = float(curve_spread(xr.concat(list(truth_curves.values()), dim="cell",
+                                                                 coords="minimal", compat="override")))
     for method in ds["method"].values:
         entry: dict = {}
         errors = {"radius50_abs_error_km": [], "radius90_abs_error_km": [], "curve_error": []}
+        method_curves = []
         for name in cells:
             c = ds.sel({"cell": name, "method": method})
             cell_entry = {}
@@ -176,6 +181,7 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
             m["radius50_error_km"] = m["radius50_km"] - t["radius50_km"]
             m["radius90_error_km"] = m["radius90_km"] - t["radius90_km"]
             curve = normalised_curve(c["absolute"].sum((LAT, LON)))
+            method_curves.append(curve)
             m["curve_error"] = float(np.abs(curve - truth_curves[name]).sum())
             cell_entry.update(m)
             if "signed_curve" in ds:
@@ -190,6 +196,8 @@ def score_measures(ds: xr.Dataset, source_box: Box | None = None) -> dict:
         for key in SCORES:
             pooled.update(quartiles(ds[key].sel({"method": method}).values.ravel(), key))
         pooled.update({k: float(np.mean(v)) for k, v in errors.items()})
+        pooled["curve_spread"] = float(curve_spread(xr.concat(method_curves, dim="cell", coords="minimal",
+                                                               compat="override")))
         if "signed_curve" in ds:
             pooled["variants"] = {
                 variant: {key: float(np.mean([entry[name]["variants"][variant][key] for name in cells]))

@@ -586,9 +586,20 @@ def ceiling(skill: dict, exact: bool) -> str:
     return "\n".join(["Test split (the only stage that reads it is evaluate):", "", *rows, "", verdict, ""])
 
 
+def chain_power(power: dict | None, finding: str) -> str:
+    """What the end-to-end controls measured of the group method's chain for ``finding``
+    (reports/controls/power.json, docs/controls.md): found where planted and where absent, k of n."""
+    entry = (power or {}).get(finding, {}).get("sources", {}).get("group")
+    if not entry or not entry["present"]["n"]:
+        return "not measured (`make controls`)"
+    p, a = entry["present"], entry["absent"]
+    return (f"found in {p['k']}/{p['n']} planted [{p['low']:.2f}, {p['high']:.2f}], "
+            f"falsely in {a['k']}/{a['n']} [{a['low']:.2f}, {a['high']:.2f}]")
+
+
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
            skill: dict, basin: dict | None = None, band: dict | None = None,
-           faithfulness: dict | None = None) -> str:
+           faithfulness: dict | None = None, power: dict | None = None) -> str:
     """reports/findings.md for the current run; ``params`` is the report stage's view of the params
     (:class:`climemu.core.params.StageParams`: the keys its dvc.yaml stage declares)."""
     cfg = params.report
@@ -611,8 +622,11 @@ def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: di
             c.short = NOT_JUDGED
             c.verdict = (f"Not judged: the network is not skilful ({gate}). The evidence below is "
                          "reported, not judged.")
-    summary = (["| finding | this run |", "|---|---|", f"| skill (test split; the gate) | {gate} |"]
-               + [f"| {c.title.split(': ', 1)[1]} | {c.short} |" for c in claims])
+    # The chain's measured power beside each verdict: the claims in the order of the four findings.
+    summary = (["| finding | this run | the chain's power (end-to-end controls, docs/controls.md) |",
+                "|---|---|---|", f"| skill (test split; the gate) | {gate} | - |"]
+               + [f"| {c.title.split(': ', 1)[1]} | {c.short} | {chain_power(power, finding)} |"
+                  for c, finding in zip(claims, ("local", "reach", "location", "teleconnection"))])
     parts = [f"# The paper's findings, tested: lead {params.lead}, `{params.model.arch}`", "",
              "Written by the `report` stage from `metrics/*.json` of this run; every number and verdict below "
              "follows from those files and the rules in `params.yaml` (`report`). Do not edit by hand.", "",

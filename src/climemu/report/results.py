@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from climemu.core import paths
-from climemu.report import power, study
+from climemu.report import controls, power, study
 from climemu.report.findings import captured_share
 
 PAGE = "docs/results.md"             # relative to the repository root, as the metrics' paths
@@ -165,7 +165,12 @@ def study_tables(root: Path) -> str:
                      for line in study.tables(root).rstrip("\n").splitlines())
 
 
-PAGES = {"docs/results.md": {"default-run": default_run, "study": study_tables}, "docs/reliability.md": {"seed-spread": seed_spread},
+def controls_table(root: Path) -> str:
+    """The end-to-end controls' power table (climemu.report.controls, from reports/controls/)."""
+    return controls.compute(root)[1].rstrip("\n")
+
+
+PAGES = {"docs/results.md": {"default-run": default_run, "study": study_tables, "controls": controls_table}, "docs/reliability.md": {"seed-spread": seed_spread},
          "docs/measures.md": power.SECTIONS}
 SECTIONS = PAGES[PAGE]
 

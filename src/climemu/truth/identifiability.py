@@ -264,3 +264,55 @@ def decorrelation_km(anom: xr.DataArray, cell: tuple[int, int], level: float = n
     zonal, meridional = mean([walk(0, 1), walk(0, -1)]), mean([walk(1, 0), walk(-1, 0)])
     both = mean([zonal, meridional])
     return {"zonal_km": zonal, "meridional_km": meridional, "km": both}
+
+
+def target_kernel_radius(syn: SyntheticConfig, lat: np.ndarray, lon: np.ndarray, ocean: np.ndarray) -> int:
+    """The generator's largest kernel radius (cells) over the teleconnection's target box."""
+    region = region_index(syn, lat, lon, ocean)                             # (n_ocean,)
+    radius = np.array([m.kernel_radius for m in syn.memories()])[region]
+    target = LinearModel.build(syn.model_copy(update={"tele_gain": 0.0}), lat, lon, ocean).target
+    return int(radius[target].max()) if target.any() else 0
+
+
+def link_gain(anom, model: LinearModel, radius: int) -> dict:
+    """Least squares on the record recovers the planted teleconnection's gain (docs/data.md).
+
+    At each ocean cell of the target box, OLS of the cell's anomaly on its neighbourhood's previous
+    ``model.order`` months (the square of ``radius`` cells: the generator's kernel reaches no
+    further, so these features and the link hold the cell's whole one-step predictor) and on the
+    source box's mean ``model.lag`` months back; the link's coefficient is the gain (zero when
+    none is planted). The structure (the kernel's reach, the memory, the lag) is the generator's;
+    every coefficient is fitted. Returns the planted gain, the mean estimate over target cells,
+    its standard error across them and the relative error (planted gain > 0).
+    """
+    a = np.asarray(anom, dtype=np.float64)                                 # (time, lat, lon)
+    ocean = model.ocean
+    source = np.zeros(ocean.shape, bool)
+    source[ocean] = model.source
+    target = np.zeros(ocean.shape, bool)
+    target[ocean] = model.target
+    none = {"planted": float(model.gain), "estimate": float("nan"), "se": float("nan"),
+            "relative_error": float("nan"), "cells": 0}
+    if not target.any() or not source.any():
+        return none
+    s = a[:, source].mean(1)                                               # (time,)
+    K, lag = model.order, model.lag
+    t = np.arange(K, a.shape[0])                                           # predicted months
+    estimates = []
+    for i, j in zip(*np.nonzero(target)):
+        series = a[:, neighbourhood(ocean, (int(i), int(j)), radius)]      # (time, n_cells)
+        X = np.concatenate([series[t - k] for k in range(1, K + 1)] + [s[t - lag][:, None]], axis=1)
+        X -= X.mean(0)
+        y = a[t, i, j] - a[t, i, j].mean()
+        if X.shape[0] <= 2 * X.shape[1]:
+            continue                      # a record too short for this many features: no estimate
+        # the normal equations: the same fit as lstsq on X to ~cond(X'X) * 1e-16, several times faster
+        estimates.append(np.linalg.lstsq(X.T @ X, X.T @ y, rcond=None)[0][-1])
+    if not estimates:
+        return none
+    est = np.asarray(estimates)
+    mean = float(est.mean())
+    gain = float(model.gain)
+    return {"planted": gain, "estimate": mean, "se": float(est.std(ddof=1) / np.sqrt(len(est))) if len(est) > 1
+            else float("nan"), "relative_error": abs(mean - gain) / gain if gain > 0 else float("nan"),
+            "cells": int(len(est))}
