@@ -136,3 +136,10 @@ def test_a_folder_without_maps_is_run_again(tmp_path):
     assert not tool.kept(folder)
     _maps(folder, 0.1, 0)
     assert tool.kept(folder)
+
+
+def test_one_seed_has_no_interval():
+    # a bootstrap of one seed resamples that seed only: a zero-width interval would look certain
+    r = study.ratio_interval([0.2], [0.1, 0.12], 0.9, 500)
+    assert r["mean"] == pytest.approx(0.2 / 0.11) and math.isnan(r["low"]) and math.isnan(r["high"])
+    assert study._fmt(study.interval([1.5], 0.9)) == "1.500 (one seed: no interval)"

@@ -53,8 +53,12 @@ def interval(values, level: float) -> dict:
 
 
 def ratio_interval(top, bottom, level: float, draws: int, seed: int = 0) -> dict:
-    """mean(top) / mean(bottom) with a percentile bootstrap interval, each list resampled on its own."""
+    """mean(top) / mean(bottom) with a percentile bootstrap interval, each list resampled on its own
+    (no interval, NaN, when either has a single seed: its resamples would all be that seed)."""
     top, bottom = np.asarray(top, float), np.asarray(bottom, float)
+    if min(len(top), len(bottom)) < 2:
+        return {"mean": float(top.mean() / bottom.mean()), "low": float("nan"), "high": float("nan"),
+                "min": float("nan"), "max": float("nan"), "n": min(len(top), len(bottom))}
     rng = np.random.default_rng(seed)
     a = top[rng.integers(0, len(top), (draws, len(top)))].mean(1)
     b = bottom[rng.integers(0, len(bottom), (draws, len(bottom)))].mean(1)
@@ -93,6 +97,8 @@ def load(root: Path) -> dict[tuple[int, str], list[dict]]:
 
 def _fmt(iv: dict, digits: int = 3) -> str:
     f = f"{{:.{digits}f}}"
+    if not (np.isfinite(iv["low"]) and np.isfinite(iv["high"])):
+        return f"{f.format(iv['mean'])} (one seed: no interval)"
     text = f"{f.format(iv['mean'])} [{f.format(iv['low'])}, {f.format(iv['high'])}]"
     return text + (f" (seeds {f.format(iv['min'])}-{f.format(iv['max'])})" if np.isfinite(iv["min"]) else "")
 
@@ -199,14 +205,17 @@ def curve_table(maps: dict[tuple[int, str], list[xr.Dataset]], level: float) -> 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def figure(table: pd.DataFrame, path: Path) -> None:
-    """Normalised curves across leads: one panel per arm (rows) and cell (columns), the networks'
-    mean with its interval shaded, the truth dashed in the lead's colour."""
+def figure(table: pd.DataFrame, path: Path, arms: list[str] | None = None) -> None:
+    """Normalised curves across leads: one panel per arm (rows, in ``arms``' order) and cell
+    (columns), the networks' mean with its interval shaded, the truth dashed in the lead's colour.
+    Log scale from 1e-4: the truth's shares of the months it does not use fall to ~0."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    arms, cells = list(dict.fromkeys(table["arm"])), list(dict.fromkeys(table["cell"]))
+    present = set(table["arm"])
+    arms = [a for a in (arms or sorted(present)) if a in present]
+    cells = list(dict.fromkeys(table["cell"]))
     fig, axes = plt.subplots(len(arms), len(cells), figsize=(4 * len(cells), 2.6 * len(arms)),
                              sharex=True, sharey=True, squeeze=False)
     colours = dict(zip(sorted(set(table["lead"])), ("tab:blue", "tab:orange", "tab:green", "tab:red")))
@@ -223,6 +232,7 @@ def figure(table: pd.DataFrame, path: Path) -> None:
                 ax.plot(tru["month"], tru["mean"], color=colour, linestyle="--", linewidth=1)
             ax.set_title(f"{arm}, {cell}", fontsize=9)
             ax.set_yscale("log")
+            ax.set_ylim(1e-4, 1.0)
             if r == len(arms) - 1:
                 ax.set_xlabel("input month")
             if c == 0:
@@ -335,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     png = None
     if not table.empty:
         write_csv(table, root / CURVES)
-        figure(table, root / FIGURE)
+        figure(table, root / FIGURE, list(read_params_file(root / "params.yaml")["study"]["arms"]))
         png = (root / FIGURE).read_bytes()
     write_text(html(markdown, png), root / HTML)
     print(f"{PAGE}, {HTML}" + (f", {CURVES}, {FIGURE}" if png else "") + f": written from {root / STUDY}")
