@@ -49,7 +49,7 @@ def setting(key: str, value) -> str:
 
 
 def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] | None = None,
-         derive: Callable[[Path, Path], None] | None = None) -> None:
+         derive: Callable[[Path, Path], None] | None = None, seconds: float | None = None) -> None:
     """Copy the run's metrics and findings (or just ``files``, paths in the repository) from
     ``repo`` to ``dest``, atomically; ``derive(repo, folder)`` writes more files into the folder
     (the study's maps, from outputs too large to keep)."""
@@ -65,6 +65,8 @@ def keep(repo: Path, dest: Path, commit: str, overrides: dict, files: list[str] 
         derive(repo, staging)
     (staging / "commit.txt").write_text(commit + "\n")
     (staging / "set.json").write_text(json.dumps(overrides, indent=1) + "\n")
+    if seconds is not None:       # wall time from clone to kept, and where (the study's cost, docs/study.md)
+        (staging / "wall.txt").write_text(f"{seconds:.1f} s on {os.cpu_count()} cores\n")
     shutil.rmtree(dest, ignore_errors=True)
     staging.replace(dest)
     print(f"kept {dest.relative_to(ROOT)}", flush=True)
@@ -78,6 +80,7 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
     # The interpreter running this tool (the project's environment) runs the stages too.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MLFLOW_TRACKING_URI", None)                 # each clone logs to its own store
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"climemu-{dest.name}-") as tmp:
         repo = Path(tmp) / "repo"
         run(["git", "clone", "--quiet", str(ROOT), str(repo)], ROOT, env)
@@ -92,7 +95,7 @@ def run_experiment(overrides: dict, dest: Path, commit: str, targets: list[str] 
                 f.unlink(missing_ok=True)
         args = [a for k, v in overrides.items() for a in ("-S", setting(k, v))]
         run(["dvc", "exp", "run", "--quiet", *args, *targets], repo, env)
-        keep(repo, dest, commit, overrides, files, derive)
+        keep(repo, dest, commit, overrides, files, derive, seconds=time.perf_counter() - start)
 
 
 def _clock(seconds: float) -> str:

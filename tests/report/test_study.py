@@ -143,3 +143,14 @@ def test_one_seed_has_no_interval():
     r = study.ratio_interval([0.2], [0.1, 0.12], 0.9, 500)
     assert r["mean"] == pytest.approx(0.2 / 0.11) and math.isnan(r["low"]) and math.isnan(r["high"])
     assert study._fmt(study.interval([1.5], 0.9)) == "1.500 (one seed: no interval)"
+
+
+def test_cost_from_the_folders_wall_times(tmp_path):
+    for seed, wall in enumerate(["200.0 s on 2 cores\n", "400.0 s on 2 cores\n", None]):
+        folder = tmp_path / study.STUDY / "lead-1" / "default" / f"seed-{seed}"
+        _run(folder, {"truth": 1.0}, 300.0, 0.01)
+        if wall:
+            (folder / "wall.txt").write_text(wall)
+    text = "\n".join(study.cost_section(tmp_path))
+    assert "2 of the 3 kept experiments" in text and "on 2 cores" in text
+    assert "0.17 h in all, median 300 s, range 200-400 s" in text       # 600 s = 0.1667 h

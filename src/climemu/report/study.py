@@ -330,7 +330,23 @@ def tables(root: Path) -> str:
                                else "undecided")
                 lines.append(f"| {arm} | {key.split('.', 1)[1]} | {_fmt(ratio, 2)} | {_fmt(share, 4)} | {verdict} |")
     lines += ensemble_section(load_maps(root), level)
+    lines += cost_section(root)
     return "\n".join(lines) + "\n"
+
+
+def cost_section(root: Path) -> list[str]:
+    """The study's measured cost: each kept folder's wall time from clone to kept (``wall.txt``)."""
+    folders = [f for f in sorted((root / STUDY).glob("lead-*/*/seed-*")) if (f / "commit.txt").exists()]
+    walls = [(f / "wall.txt").read_text().split() for f in folders if (f / "wall.txt").exists()]
+    if not walls:
+        return ["", "## Cost", "", "No kept experiment records its wall time yet (`wall.txt`)."]
+    seconds = np.array([float(w[0]) for w in walls])
+    cores = sorted({w[3] for w in walls})
+    return ["", "## Cost", "",
+            f"{len(walls)} of the {len(folders)} kept experiments record their wall time (`wall.txt`: from clone to "
+            f"kept folder, on {' or '.join(cores)} cores): {seconds.sum() / 3600:.2f} h in all, median "
+            f"{np.median(seconds):.0f} s, range {seconds.min():.0f}-{seconds.max():.0f} s. Times taken beside "
+            "another job are longer; docs/performance.md says which were."]
 
 
 def main(argv: list[str] | None = None) -> int:
