@@ -106,6 +106,15 @@ def test_kernel_is_local_row_stochastic_on_ocean():
     assert k[0].nnz == 3 and np.isclose(k[0, 0], 1 / 3)
 
 
+def test_a_radius_wider_than_the_grid_averages_over_every_ocean_cell():
+    # 3 x 3 grid, radius 25: every ocean cell is within reach of every other (the wide kernel of
+    # the controls' `wide` setting on identify's 3 x 3-cell box); a wider radius changes nothing
+    ocean = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)
+    k = neighbour_kernel(ocean, radius=25).toarray()
+    np.testing.assert_allclose(k, np.full((8, 8), 1 / 8))
+    np.testing.assert_allclose(neighbour_kernel(ocean, radius=3).toarray(), k)
+
+
 def test_operators_rebuilt_from_file_reproduce_the_step(tiny):
     cfg, ds = tiny
     model = LinearModel.from_dataset(ds)

@@ -64,8 +64,10 @@ def neighbour_kernel(ocean: np.ndarray, radius: int) -> sp.csr_matrix:
     index = np.full(ocean.shape, -1)
     index[ocean] = np.arange(ocean.sum())
     rows, cols = [], []
-    for di in range(-radius, radius + 1):
-        for dj in range(-radius, radius + 1):
+    # offsets beyond the grid pair no cells (and would turn the slices below negative)
+    reach_i, reach_j = min(radius, n_lat - 1), min(radius, n_lon - 1)
+    for di in range(-reach_i, reach_i + 1):
+        for dj in range(-reach_j, reach_j + 1):
             if di * di + dj * dj > radius * radius:
                 continue
             # pairs (i, j) -> (i + di, j + dj) with both ends ocean and inside the grid
