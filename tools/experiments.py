@@ -126,8 +126,17 @@ def run_queue(label: str, todo: list[tuple[Path, dict]], targets: list[str], kep
         pending = pending[:args.max]
     print(f"{label}: {len(todo)} experiments, {n_kept} kept, {len(pending)} to run now", flush=True)
     start = time.perf_counter()
+    failed = []
     for k, (folder, values) in enumerate(pending, 1):
-        run_experiment(values, folder, commit, targets=targets, derive=derive)
+        try:
+            run_experiment(values, folder, commit, targets=targets, derive=derive)
+        except subprocess.CalledProcessError as e:
+            # One experiment's failure (its stage's message is above) does not stop the others:
+            # they are independent, and a long run is left unattended.
+            failed.append(folder)
+            print(f"{label}: {folder.relative_to(ROOT)} failed ({' '.join(e.cmd[:3])} ... exited with "
+                  f"{e.returncode}); going on with the next", flush=True)
+            continue
         if args.commit:
             subprocess.run(["git", "add", str(folder)], cwd=ROOT, check=True)
             subprocess.run(["git", "commit", "--quiet", "-m", f"{label}: {folder.relative_to(ROOT)}"],
@@ -135,4 +144,8 @@ def run_queue(label: str, todo: list[tuple[Path, dict]], targets: list[str], kep
         per = (time.perf_counter() - start) / k
         print(f"{label}: {k} of {len(pending)} run ({folder.relative_to(ROOT)}), {_clock(per * k)} so far, "
               f"about {_clock(per * (len(pending) - k))} left", flush=True)
+    if failed:
+        print(f"{label}: {len(failed)} experiment(s) failed, not kept (rerun the command to retry them): "
+              + ", ".join(str(f.relative_to(ROOT)) for f in failed), file=sys.stderr)
+        return 1
     return 0
