@@ -191,3 +191,14 @@ def test_least_squares_recovers_the_planted_link_and_finds_none_where_none_is():
 def test_a_record_too_short_gives_no_link_estimate():
     short = _link(0.06, years=6)                         # 48 months for 217 features per cell
     assert short["cells"] == 0 and np.isnan(short["estimate"])
+
+
+def test_a_kernel_too_wide_for_the_record_gives_no_link_estimate():
+    from climemu.core.config import Box
+    from climemu.truth.identifiability import link_gain
+    syn = section("data.synthetic").model_copy(update={
+        "source_box": Box(**TINY["data"]["synthetic"]["source_box"]),
+        "target_box": Box(**TINY["data"]["synthetic"]["target_box"])})
+    model, anom = simulate_box(syn, Box(**TINY["data"]["box"]), 1.0, 30)
+    wide = link_gain(anom.values, model, radius=25)       # ~600 cells x 24 months of features per cell
+    assert wide["cells"] == 0 and np.isnan(wide["estimate"])

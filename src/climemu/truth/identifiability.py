@@ -282,7 +282,8 @@ def link_gain(anom, model: LinearModel, radius: int) -> dict:
     further, so these features and the link hold the cell's whole one-step predictor) and on the
     source box's mean ``model.lag`` months back; the link's coefficient is the gain (zero when
     none is planted). The structure (the kernel's reach, the memory, the lag) is the generator's;
-    every coefficient is fitted. Returns the planted gain, the mean estimate over target cells,
+    every coefficient is fitted; a cell whose features number more than half the record's months
+    (a wide kernel) has no estimate. Returns the planted gain, the mean estimate over target cells,
     its standard error across them and the relative error (planted gain > 0).
     """
     a = np.asarray(anom, dtype=np.float64)                                 # (time, lat, lon)
@@ -300,12 +301,13 @@ def link_gain(anom, model: LinearModel, radius: int) -> dict:
     t = np.arange(K, a.shape[0])                                           # predicted months
     estimates = []
     for i, j in zip(*np.nonzero(target)):
-        series = a[:, neighbourhood(ocean, (int(i), int(j)), radius)]      # (time, n_cells)
+        near = neighbourhood(ocean, (int(i), int(j)), radius)
+        if len(t) <= 2 * (K * int(near.sum()) + 1):
+            continue          # a record too short for this many features (or a kernel too wide): no estimate
+        series = a[:, near]                                                # (time, n_cells)
         X = np.concatenate([series[t - k] for k in range(1, K + 1)] + [s[t - lag][:, None]], axis=1)
         X -= X.mean(0)
         y = a[t, i, j] - a[t, i, j].mean()
-        if X.shape[0] <= 2 * X.shape[1]:
-            continue                      # a record too short for this many features: no estimate
         # the normal equations: the same fit as lstsq on X to ~cond(X'X) * 1e-16, several times faster
         estimates.append(np.linalg.lstsq(X.T @ X, X.T @ y, rcond=None)[0][-1])
     if not estimates:
