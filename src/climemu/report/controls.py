@@ -33,6 +33,7 @@ from climemu.core.params import read_params_file
 from climemu.report import rules
 from climemu.report.config import FINDINGS, ControlsConfig, ReportConfig
 from climemu.report.findings import captured_share
+from climemu.report.study import cost_section
 
 CONTROLS, PAGE, POWER = (paths.OUTPUTS[k] for k in ("controls", "controls_page", "controls_power"))
 GROUP = "group"                       # the group method's maps (aggregate.json); its name is in them
@@ -216,7 +217,10 @@ def compute(root: Path) -> tuple[dict, str]:
     controls, cfg = ControlsConfig.model_validate(raw["controls"]), ReportConfig.model_validate(raw["report"])
     runs = load(root)
     table = power(runs, controls, cfg) if runs else {}
-    return table, tables(table, controls.interval, group_method(runs))
+    text = tables(table, controls.interval, group_method(runs))
+    if runs:
+        text += "\n".join(cost_section(root, f"{CONTROLS}/*/lead-*/rep-*")).replace("## Cost", "### Cost") + "\n"
+    return table, text
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -334,9 +334,10 @@ def tables(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cost_section(root: Path) -> list[str]:
-    """The study's measured cost: each kept folder's wall time from clone to kept (``wall.txt``)."""
-    folders = [f for f in sorted((root / STUDY).glob("lead-*/*/seed-*")) if (f / "commit.txt").exists()]
+def cost_section(root: Path, pattern: str = f"{STUDY}/lead-*/*/seed-*") -> list[str]:
+    """The measured cost of the kept folders matching ``pattern`` (the study's; the controls' too):
+    each one's wall time from clone to kept (``wall.txt``, tools/experiments.py)."""
+    folders = [f for f in sorted(root.glob(pattern)) if (f / "commit.txt").exists()]
     walls = [(f / "wall.txt").read_text().split() for f in folders if (f / "wall.txt").exists()]
     if not walls:
         return ["", "## Cost", "", "No kept experiment records its wall time yet (`wall.txt`)."]
