@@ -10,6 +10,8 @@ import environment  # noqa: F401  (first: a plain message when the project's env
 import json
 import os
 
+import yaml
+
 from climemu.core import paths
 from climemu.core.params import LEAD, load_stage_params
 from climemu.data.config import DataConfig, SmoothConfig
@@ -20,6 +22,9 @@ from climemu.report.findings import render
 from climemu.report.page import FIGURES, page, read_experiment, workspace_reader
 from climemu.core.io import write_text
 from climemu.core.tracking import log_run
+
+# make controls' power table (docs/controls.md), a file of core/paths.yaml's `tools`: no stage writes it
+CONTROLS_POWER = yaml.safe_load(paths.PATHS_FILE.read_text())["tools"]["controls_power"]
 
 
 def _load(path: str) -> dict:
@@ -36,7 +41,7 @@ def main() -> None:
                   score if score.get("synthetic_truth", True) else None,   # real data: no truth
                   _load(paths.SANITY_METRICS), _load(paths.SKILL_METRICS), _load(paths.BASIN_METRICS), band,
                   faithfulness=_load(paths.FAITHFULNESS_METRICS),
-                  power=_load(paths.OUTPUTS["controls_power"]))   # make controls (docs/controls.md)
+                  power=_load(CONTROLS_POWER))   # make controls (docs/controls.md)
     write_text(text, paths.FINDINGS)
     name = f"{os.environ.get('DVC_EXP_NAME', 'workspace')} (lead {params.lead}, {params.model.arch})"
     experiment = read_experiment(name, workspace_reader())

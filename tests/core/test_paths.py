@@ -9,6 +9,7 @@ from climemu.core import paths
 from tests.helpers import ROOT
 
 REF = re.compile(r"^\$\{paths\.(\w+)\}$")
+TOOL_REF = re.compile(r"^\$\{tools\.(\w+)\}$")   # make study / make controls' files (paths.yaml `tools`)
 
 
 def _constants() -> dict[str, str]:
@@ -44,9 +45,14 @@ def test_dvc_yaml_names_no_output_path_itself():
     for stage in dvc["stages"].values():
         for kind in ("outs", "metrics", "plots"):
             refs += [e if isinstance(e, str) else next(iter(e)) for e in stage.get(kind, [])]
+    tools = yaml.safe_load(paths.PATHS_FILE.read_text())["tools"]
     for plot in dvc["plots"]:
         (definition,) = plot.values()
-        refs += list(definition["y"])
+        for r in definition["y"]:
+            if TOOL_REF.match(r):           # a tool's file, no stage's output: a key of `tools`
+                assert TOOL_REF.match(r).group(1) in tools, r
+            else:
+                refs.append(r)
     written = [r for r in refs if not REF.match(r)]
     assert written == [], f"write these as ${{paths.<key>}}: {written}"
     unknown = [r for r in refs if REF.match(r).group(1) not in paths.OUTPUTS]

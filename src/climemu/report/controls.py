@@ -27,15 +27,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from climemu.core import paths
 from climemu.core.io import write_json, write_text
 from climemu.core.params import read_params_file
 from climemu.report import rules
 from climemu.report.config import FINDINGS, ControlsConfig, ReportConfig
 from climemu.report.findings import captured_share
-from climemu.report.study import cost_section
+from climemu.report.study import TOOLS, cost_section
 
-CONTROLS, PAGE, POWER = (paths.OUTPUTS[k] for k in ("controls", "controls_page", "controls_power"))
+CONTROLS, PAGE, POWER = (TOOLS[k] for k in ("controls", "controls_page", "controls_power"))
 GROUP = "group"                       # the group method's maps (aggregate.json); its name is in them
 LABELS = {"local": "1: local", "reach": "2: reach grows with lead", "location": "3: depends on location",
           "teleconnection": "4: teleconnection"}

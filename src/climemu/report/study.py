@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+import yaml
 from scipy import stats
 
 from climemu.attribution.measures import normalised_curve
@@ -36,7 +37,8 @@ from climemu.report.config import ReportConfig
 from climemu.report.findings import captured_share
 
 # The study's files (no stage reads or writes them; dvc.yaml's plots read CURVES).
-STUDY, PAGE, HTML, CURVES, FIGURE = (paths.OUTPUTS[k] for k in
+TOOLS: dict[str, str] = yaml.safe_load(paths.PATHS_FILE.read_text())["tools"]   # core/paths.yaml
+STUDY, PAGE, HTML, CURVES, FIGURE = (TOOLS[k] for k in
                                      ("study", "study_page", "study_html", "study_curves", "study_figure"))
 
 
