@@ -286,6 +286,7 @@ def test_chain_power_beside_each_verdict():
     from climemu.report.findings import chain_power
     entry = {"present": {"k": 2, "n": 3, "low": 0.14, "high": 0.98}, "absent": {"k": 0, "n": 3, "low": 0.0, "high": 0.63}}
     power = {"local": {"sources": {"group": entry}}}
-    assert chain_power(power, "local") == "found in 2/3 planted [0.14, 0.98], falsely in 0/3 [0.00, 0.63]"
+    assert chain_power(power, "local") == ("finds locality in 2/3 where planted [0.14, 0.98], "
+                                           "in 0/3 where absent [0.00, 0.63]")
     assert chain_power(power, "reach") == "not measured (`make controls`)"
     assert chain_power({}, "local") == chain_power(None, "local") == "not measured (`make controls`)"

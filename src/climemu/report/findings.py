@@ -593,8 +593,10 @@ def chain_power(power: dict | None, finding: str) -> str:
     if not entry or not entry["present"]["n"]:
         return "not measured (`make controls`)"
     p, a = entry["present"], entry["absent"]
-    return (f"found in {p['k']}/{p['n']} planted [{p['low']:.2f}, {p['high']:.2f}], "
-            f"falsely in {a['k']}/{a['n']} [{a['low']:.2f}, {a['high']:.2f}]")
+    prop = {"local": "locality", "reach": "a longer reach", "location": "location-dependent decay",
+            "teleconnection": "the link"}[finding]
+    return (f"finds {prop} in {p['k']}/{p['n']} where planted [{p['low']:.2f}, {p['high']:.2f}], "
+            f"in {a['k']}/{a['n']} where absent [{a['low']:.2f}, {a['high']:.2f}]")
 
 
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
