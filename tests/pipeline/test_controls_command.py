@@ -5,38 +5,35 @@ the power table (climemu.report.controls), in a temporary git repository."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
 import pytest
 import yaml
 
-from tests.pipeline.test_pipeline import _make_repo, _run
+from tests.pipeline.test_pipeline import _make_tool_repo, _run
 
 pytestmark = pytest.mark.pipeline
 
 
 def test_a_reduced_pair_runs_resumes_and_reports(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    env = _make_repo(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    syn = params["data"]["synthetic"]
-    # The tiny box lies in the subpolar region: planted, its memory covers the target-box cell
-    # (60.5N) and not the open-ocean one (50.5N), which keeps the base memory.
-    planted = [{**r, "box": {**r["box"], "lat_min": 55.0}} for r in syn["regions"] if r["name"] == "subpolar"]
-    one_memory = [{**r, "persistence": syn["persistence"], "decay": syn["decay"], "reemergence": syn["reemergence"]}
-                  for r in planted]
-    params["controls"].update({
-        "replicates": [{"data": 101, "seed": 0}],
-        "set": {"explain.methods": ["deeplift", "input_x_gradient"]},
-        "methods": ["input_x_gradient"],
-        "settings": {"planted": {"data.synthetic.regions": planted},
-                     "one_memory": {"data.synthetic.regions": one_memory}},
-        "pairs": {"location": {"present": "planted", "absent": "one_memory", "leads": [1]}}})
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(repo / "reports" / "controls", ignore_errors=True)    # this project's own kept experiments
-    _run(["git", "commit", "-q", "-am", "reduced pair"], repo, env)
+    one_memory = []
+
+    def edit(params: dict) -> None:
+        syn = params["data"]["synthetic"]
+        # The tiny box lies in the subpolar region: planted, its memory covers the target-box cell
+        # (60.5N) and not the open-ocean one (50.5N), which keeps the base memory.
+        planted = [{**r, "box": {**r["box"], "lat_min": 55.0}} for r in syn["regions"] if r["name"] == "subpolar"]
+        one_memory.extend({**r, "persistence": syn["persistence"], "decay": syn["decay"],
+                           "reemergence": syn["reemergence"]} for r in planted)
+        params["controls"].update({
+            "replicates": [{"data": 101, "seed": 0}],
+            "set": {"explain.methods": ["deeplift", "input_x_gradient"]},
+            "methods": ["input_x_gradient"],
+            "settings": {"planted": {"data.synthetic.regions": planted},
+                         "one_memory": {"data.synthetic.regions": one_memory}},
+            "pairs": {"location": {"present": "planted", "absent": "one_memory", "leads": [1]}}})
+
+    repo, env = _make_tool_repo(tmp_path, edit, "controls")
     out = _run([sys.executable, "tools/controls.py"], repo, env)
     assert "controls: 2 experiments, 0 kept, 2 to run now" in out and "2 of 2 run" in out
     folders = sorted(p.relative_to(repo / "reports" / "controls").as_posix()

@@ -56,6 +56,21 @@ def _make_repo(dst: Path) -> dict:
     return env
 
 
+def _make_tool_repo(tmp_path: Path, edit, kept: str) -> tuple[Path, dict]:
+    """A tiny repository for a tool's test (tools/study.py, tools/controls.py): ``edit(params)``
+    changes its params in place, the project's own kept experiments (``reports/<kept>``) are
+    removed, and the result is committed (the tools run the committed HEAD)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = _make_repo(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    edit(params)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.rmtree(repo / "reports" / kept, ignore_errors=True)
+    _run(["git", "commit", "-q", "-am", f"tiny {kept}"], repo, env)
+    return repo, env
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> tuple[Path, dict]:
     """A git repository holding this project's files with tiny params, after `dvc repro`."""

@@ -3,29 +3,22 @@ then its report (climemu.report.study), in a temporary git repository."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from tests.pipeline.test_pipeline import _make_repo, _run
+from tests.pipeline.test_pipeline import _make_tool_repo, _run
 
 pytestmark = pytest.mark.pipeline
 
 
 def test_a_tiny_study_runs_resumes_and_reports(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    env = _make_repo(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
     # The group method alone: the tiny pipeline's other methods are the pipeline test's business.
-    params["study"].update({"leads": [1, 2], "arms": {"default": {}}, "seeds": [0, 1],
-                            "set": {"explain.methods": ["deeplift"]}})
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    shutil.rmtree(repo / "reports" / "study", ignore_errors=True)    # this project's own kept experiments
-    _run(["git", "commit", "-q", "-am", "tiny study"], repo, env)
+    repo, env = _make_tool_repo(tmp_path, lambda p: p["study"].update(
+        {"leads": [1, 2], "arms": {"default": {}}, "seeds": [0, 1], "set": {"explain.methods": ["deeplift"]}}),
+        "study")
     out = _run([sys.executable, "tools/study.py"], repo, env)
     assert "study: 4 experiments, 0 kept, 4 to run now" in out and "4 of 4 run" in out and "left" in out
     folders = sorted(p.relative_to(repo / "reports" / "study").as_posix()

@@ -24,7 +24,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 from scipy import stats
 
 from climemu.core.io import write_json, write_text
@@ -32,7 +31,7 @@ from climemu.core.params import read_params_file
 from climemu.report import rules
 from climemu.report.config import FINDINGS, ControlsConfig, ReportConfig
 from climemu.report.findings import captured_share
-from climemu.report.study import TOOLS, cost_section
+from climemu.report.study import TOOLS, cost_section, interval
 
 CONTROLS, PAGE, POWER = (TOOLS[k] for k in ("controls", "controls_page", "controls_power"))
 GROUP = "group"                       # the group method's maps (aggregate.json); its name is in them
@@ -83,7 +82,7 @@ def verdict(finding: str, runs: dict[int, dict], source: str, cfg: ReportConfig)
         share = max((m["cells"][c].get("source_box_share", 0.0) for c in linked), default=float("nan"))
         return rules.teleconnection(m["cells"], linked, cfg.tele_share_min), float(share)
     # reach: finding 2 at any cell, from the shortest and the longest lead
-    lo, hi = maps_of(runs[min(runs)], source), maps_of(runs[max(runs)], source)
+    lo, hi = m, maps_of(runs[max(runs)], source)
     grows, ratios = [], []
     for cell in lo["cells"]:
         shares = {min(runs): lo["cells"][cell]["share_before_minus12"], max(runs): hi["cells"][cell]["share_before_minus12"]}
@@ -102,12 +101,12 @@ def rate(k: int, n: int, level: float) -> dict:
 
 
 def _t(values: list[float], level: float) -> dict:
-    v = np.asarray([x for x in values if math.isfinite(x)], float)
-    if len(v) == 0:
+    """:func:`.study.interval` of the finite values (the reach ratio is infinite where a share at
+    the shortest lead is zero); ``n`` 0 when none is."""
+    v = [x for x in values if math.isfinite(x)]
+    if not v:
         return {"mean": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 \
-        else float("nan")
-    return {"mean": float(v.mean()), "low": float(v.mean() - half), "high": float(v.mean() + half), "n": len(v)}
+    return interval(v, level)
 
 
 def power(runs: dict[tuple[str, int, int], dict], controls: ControlsConfig, cfg: ReportConfig) -> dict:
