@@ -56,8 +56,16 @@ def test_power_by_hand(tmp_path):
     assert local["truth"]["present"]["high"] == 1.0
     # the value read: the largest r90, mean over replicates (900, 1200, 1800 -> 1300)
     assert local["group"]["present"]["value"]["mean"] == pytest.approx(1300.0)
+    # the rule alone, gate or not: 900 and 1200 km where planted, 1400 km where absent
+    assert (local["group"]["present"]["rule"]["k"], local["group"]["absent"]["rule"]["k"]) == (2, 1)
+    assert controls.reading(local["truth"]) == "tells presence from absence"
+    assert controls.reading(local["group"]) == "finds it where planted and where absent (false alarms)"
+    assert controls.reading(local["integrated_gradients"]) == "tells presence from absence (not in every planted replicate)"
+    hidden = {"present": {"k": 3, "n": 3}, "absent": {"k": 0, "n": 3, "rule": {"k": 2, "n": 3}}}
+    assert controls.reading(hidden).startswith("finds it where planted, but its maps pass the rule where absent too (2/3)")
+    assert controls.reading({"present": {"k": 0, "n": 3}, "absent": {"k": 0, "n": 3}}) == "misses it where planted"
     row = next(line for line in text.splitlines() if "| deeplift (group) |" in line)
-    assert row.startswith("| 1: local (planted / wide) | deeplift (group) | 1/3 [") and row.endswith("| 2/3, 3/3 |")
+    assert row.startswith("| 1: local (planted / wide) | deeplift (group) | 1/3 [") and row.endswith("| 2/3, 3/3 | 2/3, 1/3 |")
 
 
 def test_reach_needs_both_leads_of_a_replicate(tmp_path):
@@ -73,7 +81,18 @@ def test_reach_needs_both_leads_of_a_replicate(tmp_path):
     agg = json.loads(lead9.read_text())
     agg["attribution"]["cells"]["t"]["share_before_minus12"] = 0.05       # 5x lead 1's 0.01, above 0.02
     lead9.write_text(json.dumps(agg))
+    # the truth: 0.01 -> 0.03 at cell t (3x); cell u 0 -> 0.001, an infinite ratio below the rule's
+    # share minimum (0.02): not the value read
+    agg["truth"]["cells"]["t"]["share_before_minus12"] = 0.03
+    agg["truth"]["cells"]["u"]["share_before_minus12"] = 0.001
+    lead9.write_text(json.dumps(agg))
+    lead1 = lead9.parents[2] / "lead-1" / "rep-0" / "aggregate.json"
+    agg1 = json.loads(lead1.read_text())
+    agg1["truth"]["cells"]["u"]["share_before_minus12"] = 0.0
+    lead1.write_text(json.dumps(agg1))
     table, _ = controls.compute(tmp_path)
+    assert table["reach"]["sources"]["truth"]["present"]["value"]["mean"] == pytest.approx(3.0)
+    assert table["reach"]["sources"]["truth"]["present"]["k"] == 1
     group = table["reach"]["sources"]["group"]
     # replicate 1 has no lead 9: left out; replicate 0 grows; the absent setting has no lead 9 at all
     assert (group["present"]["k"], group["present"]["n"]) == (1, 1)

@@ -290,3 +290,8 @@ def test_chain_power_beside_each_verdict():
                                            "in 0/3 where absent [0.00, 0.63]")
     assert chain_power(power, "reach") == "not measured (`make controls`)"
     assert chain_power({}, "local") == chain_power(None, "local") == "not measured (`make controls`)"
+    # the gate hid a false alarm: the maps of 2 of 3 absent replicates pass the rule, their networks fail it
+    entry["absent"]["rule"] = {"k": 2, "n": 3}
+    entry["present"]["rule"] = {"k": 2, "n": 3}
+    assert chain_power(power, "local").endswith(
+        "where absent [0.00, 0.63] (the rule alone, gate or not: 2/3 where planted, 2/3 where absent)")

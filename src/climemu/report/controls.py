@@ -82,14 +82,17 @@ def verdict(finding: str, runs: dict[int, dict], source: str, cfg: ReportConfig)
         share = max((m["cells"][c].get("source_box_share", 0.0) for c in linked), default=float("nan"))
         return rules.teleconnection(m["cells"], linked, cfg.tele_share_min), float(share)
     # reach: finding 2 at any cell, from the shortest and the longest lead
+    # (the value: the largest ratio among the cells whose share at the longest lead reaches the
+    # rule's minimum; a cell with ~0 at both leads has an undefined ratio and could not pass)
     lo, hi = m, maps_of(runs[max(runs)], source)
     grows, ratios = [], []
     for cell in lo["cells"]:
         shares = {min(runs): lo["cells"][cell]["share_before_minus12"], max(runs): hi["cells"][cell]["share_before_minus12"]}
         grows.append(bool(rules.reach_grows(shares, cfg.reach_ratio_min, cfg.reach_share_min)))
         first_share = shares[min(runs)]
-        ratios.append(shares[max(runs)] / first_share if first_share > 0 else float("inf"))
-    return any(grows), float(max(ratios))
+        if shares[max(runs)] >= cfg.reach_share_min:
+            ratios.append(shares[max(runs)] / first_share if first_share > 0 else float("inf"))
+    return any(grows), float(max(ratios, default=float("nan")))
 
 
 def rate(k: int, n: int, level: float) -> dict:
@@ -125,7 +128,7 @@ def power(runs: dict[tuple[str, int, int], dict], controls: ControlsConfig, cfg:
             by_state = {}
             for state, setting in (("present", pair.present), ("absent", pair.absent)):
                 reps = sorted({r for (s, lead, r) in runs if s == setting and lead == leads[0]})
-                detected, values, judged = 0, [], 0
+                detected, values, judged, rule = 0, [], 0, 0
                 for r in reps:
                     if not all((setting, lead, r) in runs for lead in leads):
                         continue                                   # a replicate missing a lead
@@ -138,8 +141,10 @@ def power(runs: dict[tuple[str, int, int], dict], controls: ControlsConfig, cfg:
                     values.append(value)
                     judged += ok
                     detected += bool(found and ok)
+                    rule += bool(found)                            # the rule alone, gate or not
                 n = len(values)
-                by_state[state] = {**rate(detected, n, level), "judged": judged, "value": _t(values, level)}
+                by_state[state] = {**rate(detected, n, level), "judged": judged, "rule": rate(rule, n, level),
+                                   "value": _t(values, level)}
             entry["sources"][source] = by_state
         if finding == "teleconnection":
             entry["link"] = link_recovery(runs, pair.present, leads[0], controls.link_error_max)
@@ -172,8 +177,27 @@ def _value(v: dict, digits: int) -> str:
 
 
 DIGITS = {"local": 0, "reach": 2, "location": 3, "teleconnection": 4}
-VALUE = {"local": "largest r90 (km)", "reach": "largest share ratio, longest / shortest lead",
+VALUE = {"local": "largest r90 (km)",
+         "reach": "largest share ratio, longest / shortest lead, over the cells whose share at the longest lead "
+                  "reaches the rule's minimum",
          "location": "curve spread", "teleconnection": "source-box share at the linked cell"}
+
+
+def reading(s: dict) -> str:
+    """One source's answer for a pair in words, from its counts (``power``'s ``sources[source]``):
+    can the chain tell the property's presence from its absence at these replicates?"""
+    p, a = s["present"], s["absent"]
+    if not p["n"] or not a["n"]:
+        return "not measured"
+    rule_p, rule_a = p.get("rule", p)["k"], a.get("rule", a)["k"]
+    if p["k"] == 0:
+        return "misses it where planted" + (" (and finds it where absent)" if a["k"] else "")
+    if rule_a and not a["k"]:
+        return (f"finds it where planted, but its maps pass the rule where absent too ({rule_a}/{a['n']}): "
+                "only the skill gate keeps those silent")
+    if a["k"]:
+        return "finds it where planted and where absent (false alarms)"
+    return "tells presence from absence" + ("" if p["k"] == p["n"] else " (not in every planted replicate)")
 
 
 def tables(table: dict, level: float, group_method: str | None = None) -> str:
@@ -184,19 +208,29 @@ def tables(table: dict, level: float, group_method: str | None = None) -> str:
              f"replicates where the report's rule finds the property, with its {level:.0%} Clopper-Pearson "
              "interval, and the value the rule reads (mean over replicates with its t interval). A network "
              "that fails the skill gate counts as not detecting. `truth`: the exact contributions, the "
-             "settings' own answer.", "",
+             "settings' own answer. `rule alone`: the replicates where the rule finds the property on the "
+             "maps whether or not the network passes the gate (a false alarm the gate hides shows there).", "",
              "| finding | source | detected when present | false alarms when absent | value present | value absent "
-             "| gate passed (present, absent) |", "|---|---|---|---|---|---|---|"]
+             "| gate passed (present, absent) | rule alone (present, absent) |", "|---|---|---|---|---|---|---|---|"]
     for finding, entry in table.items():
         for source, s in entry["sources"].items():
             name = f"{group_method} (group)" if source == GROUP and group_method else source
             gate = "-" if source == "truth" else f"{s['present']['judged']}/{s['present']['n']}, " \
                                                  f"{s['absent']['judged']}/{s['absent']['n']}"
+            alone = "-" if source == "truth" else f"{s['present']['rule']['k']}/{s['present']['rule']['n']}, " \
+                                                  f"{s['absent']['rule']['k']}/{s['absent']['rule']['n']}"
             lines.append(f"| {LABELS[finding]} ({entry['present']} / {entry['absent']}) | {name} "
                          f"| {_rate(s['present'])} | {_rate(s['absent'])} "
                          f"| {_value(s['present']['value'], DIGITS[finding])} "
-                         f"| {_value(s['absent']['value'], DIGITS[finding])} | {gate} |")
+                         f"| {_value(s['absent']['value'], DIGITS[finding])} | {gate} | {alone} |")
     lines += ["", "Values: " + "; ".join(f"{LABELS[f]}: {VALUE[f]}" for f in table) + "."]
+    lines += ["", f"In words, per finding (the {group_method or 'group'} chain; in brackets the other methods):", ""]
+    for finding, entry in table.items():
+        srcs = entry["sources"]
+        others = "; ".join(f"{m}: {reading(srcs[m])}" for m in srcs if m not in ("truth", GROUP))
+        lines.append(f"- {LABELS[finding]}: {reading(srcs[GROUP])}" + (f" ({others})" if others else "")
+                     + ("" if reading(srcs["truth"]) == "tells presence from absence"
+                        else " (the truth itself does not tell them apart: the pair tests nothing)") + ".")
     if "teleconnection" in table and table["teleconnection"].get("link", {}).get("n"):
         link = table["teleconnection"]["link"]
         lines += ["", f"The planted link (gain {link['planted']:g}) is pinned down by least squares on the record "

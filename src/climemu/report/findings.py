@@ -595,8 +595,12 @@ def chain_power(power: dict | None, finding: str) -> str:
     p, a = entry["present"], entry["absent"]
     prop = {"local": "locality", "reach": "a longer reach", "location": "location-dependent decay",
             "teleconnection": "the link"}[finding]
-    return (f"finds {prop} in {p['k']}/{p['n']} where planted [{p['low']:.2f}, {p['high']:.2f}], "
+    text = (f"finds {prop} in {p['k']}/{p['n']} where planted [{p['low']:.2f}, {p['high']:.2f}], "
             f"in {a['k']}/{a['n']} where absent [{a['low']:.2f}, {a['high']:.2f}]")
+    rp, ra = p.get("rule", p), a.get("rule", a)
+    if (rp["k"], ra["k"]) != (p["k"], a["k"]):      # the gate changed the count: say what the maps said
+        text += f" (the rule alone, gate or not: {rp['k']}/{rp['n']} where planted, {ra['k']}/{ra['n']} where absent)"
+    return text
 
 
 def render(params, aggregate: dict, ablate: dict, score: dict | None, sanity: dict | None,
