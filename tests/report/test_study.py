@@ -154,3 +154,5 @@ def test_cost_from_the_folders_wall_times(tmp_path):
     text = "\n".join(study.cost_section(tmp_path))
     assert "2 of the 3 kept experiments" in text and "on 2 cores" in text
     assert "0.17 h in all, median 300 s, range 200-400 s" in text       # 600 s = 0.1667 h
+    # the third, without wall.txt, at the median 300 s: 900 s = 0.25 h for all three
+    assert "the other 1 (kept before folders recorded it) at the median, about 0.25 h for all 3 (an estimate)" in text

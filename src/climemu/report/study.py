@@ -348,8 +348,11 @@ def cost_section(root: Path, pattern: str = f"{STUDY}/lead-*/*/seed-*") -> list[
     return ["", "## Cost", "",
             f"{len(walls)} of the {len(folders)} kept experiments record their wall time (`wall.txt`: from clone to "
             f"kept folder, on {' or '.join(cores)} cores): {seconds.sum() / 3600:.2f} h in all, median "
-            f"{np.median(seconds):.0f} s, range {seconds.min():.0f}-{seconds.max():.0f} s. Times taken beside "
-            "another job are longer; docs/performance.md says which were."]
+            f"{np.median(seconds):.0f} s, range {seconds.min():.0f}-{seconds.max():.0f} s"
+            + (f"; the other {len(folders) - len(walls)} (kept before folders recorded it) at the median, about "
+               f"{(seconds.sum() + (len(folders) - len(walls)) * np.median(seconds)) / 3600:.2f} h for all "
+               f"{len(folders)} (an estimate)" if len(walls) < len(folders) else "")
+            + ". Times taken beside another job are longer; docs/performance.md says which were."]
 
 
 def main(argv: list[str] | None = None) -> int:
