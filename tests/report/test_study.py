@@ -46,7 +46,8 @@ def _run(folder: Path, mse: dict, r90: float, share12: float) -> None:
     folder.mkdir(parents=True)
     skill = {"test": {k: {"rmse_degC": math.sqrt(v)} for k, v in mse.items()}}
     agg = {"linked_cells": ["t"], "attribution": {"curve_spread": 0.01, "cells": {
-        "t": {"radius90_km": r90, "source_box_share": 0.0, "share_before_minus12": share12}}}}
+        "t": {"radius90_km": r90, "source_box_share": 0.0, "share_before_minus12": share12}}},
+        "truth": {"cells": {"t": {"share_before_minus12": share12 / 2}}}}
     (folder / "skill.json").write_text(json.dumps(skill))
     (folder / "aggregate.json").write_text(json.dumps(agg))
     (folder / "commit.txt").write_text("abc1234\n")
@@ -69,6 +70,8 @@ def test_render_gates_and_decides_from_folders(tmp_path):
     # finding 2: shares 0.055 / 0.011 = 5x at lead 9 over lead 1, every draw above 2x
     row = next(line for line in page.splitlines() if line.startswith("| default | t |"))
     assert row.startswith("| default | t | 5.00 [") and row.endswith("| yes |")
+    # shares by lead: means 0.011 and 0.055; the truth's half of each (0.0055 -> 0.006 at 3 digits)
+    assert "| 0.011 / 0.055 | 0.006 / 0.028 | yes |" in row
 
 
 def test_the_study_lists_every_lead_arm_and_seed():

@@ -311,8 +311,11 @@ def tables(root: Path) -> str:
     if len(leads) >= 2:
         lines += ["", f"Finding 2 (reach grows): the share of months -13 and earlier at lead {leads[-1]} over "
                   f"lead {leads[0]}, at least {cfg.reach_ratio_min:g}x and {cfg.reach_share_min:g} "
-                  f"(bootstrap over seeds, {draws} draws).", "",
-                  "| arm | cell | ratio | share at the longest lead | verdict |", "|---|---|---|---|---|"]
+                  f"(bootstrap over seeds, {draws} draws). Beside it the share at every lead (mean over seeds, "
+                  f"leads {', '.join(map(str, leads))}), and the exact contributions' at the same cells and samples: "
+                  "what the rule would read in the truth.", "",
+                  "| arm | cell | ratio | share at the longest lead | share by lead | truth's share by lead | verdict |",
+                  "|---|---|---|---|---|---|---|"]
         for arm in arms:
             first, last = (leads[0], arm), (leads[-1], arm)
             if first not in ms_all or last not in ms_all:
@@ -330,10 +333,22 @@ def tables(root: Path) -> str:
                     grows, enough = decide(ratio, cfg.reach_ratio_min), decide(share, cfg.reach_share_min)
                     verdict = ("yes" if grows == enough == "yes" else "no" if "no" in (grows, enough)
                                else "undecided")
-                lines.append(f"| {arm} | {key.split('.', 1)[1]} | {_fmt(ratio, 2)} | {_fmt(share, 4)} | {verdict} |")
+                cell = key.split(".", 1)[1]
+                by_lead = " / ".join(f"{_share(runs.get((lead, arm), []), 'attribution', cell):.3f}" for lead in leads)
+                truth = " / ".join(f"{_share(runs.get((lead, arm), []), 'truth', cell):.3f}" for lead in leads)
+                lines.append(f"| {arm} | {cell} | {_fmt(ratio, 2)} | {_fmt(share, 4)} | {by_lead} | {truth} "
+                             f"| {verdict} |")
     lines += ensemble_section(load_maps(root), level)
     lines += cost_section(root)
     return "\n".join(lines) + "\n"
+
+
+def _share(runs: list[dict], part: str, cell: str) -> float:
+    """Mean over ``runs`` of the share of months -13 and earlier at ``cell`` in the aggregate's
+    ``part`` (attribution or truth); NaN where none has it."""
+    v = [r["aggregate"][part]["cells"][cell]["share_before_minus12"] for r in runs
+         if cell in r["aggregate"].get(part, {}).get("cells", {})]
+    return float(np.mean(v)) if v else float("nan")
 
 
 def cost_section(root: Path, pattern: str = f"{STUDY}/lead-*/*/seed-*") -> list[str]:
