@@ -1,7 +1,8 @@
 """The judges' power, generated into docs/measures.md from committed outputs (``make results``).
 
 - ``judges``: the judges' run (tools/judges.py, ``reports/judges/``): every method and control
-  against the truth (score.json), its cost per attribution (benchmarks/results/methods*.json),
+  against the truth (score.json), with each method's distance from the best and the samples'
+  bootstrap interval for it, its cost per attribution (benchmarks/results/methods*.json),
   and per faithfulness measure the Spearman with the truth's ranking, its permutation p, the
   Holm-adjusted p, the verdict and whether every method scores above both controls
   (faithfulness.json);
@@ -37,17 +38,28 @@ def judges(root: Path) -> str:
     costs = [(_read(root / c), c) for c in COSTS if (root / c).exists()]
     methods = [m for m, v in score.items() if isinstance(v, dict) and "all" in v]
     control = score.get("controls", [])
-    head = "| method | Pearson, truth's support: median [q25, q75] | block Pearson median | curve error |"
+    # The samples' own uncertainty (score.json, attribution.score.versus_best): a run kept before
+    # score wrote it has no such column.
+    vs = score.get("pearson_support_vs_best") or {}
+    vs = vs if vs.get("best") else {}
+    head = "| method | Pearson, truth's support: median [q25, q75] |"
+    head += f" median minus the best's [{vs['level']:.0%} interval] |" if vs else ""
+    head += " block Pearson median | curve error |"
     head += "".join(f" s per attribution, {c['shape'][1]} x {c['shape'][2]} cells |" for c, _ in costs)
-    rows = [head, "|---|---|---|---|" + "---|" * len(costs)]
+    rows = [head, "|---|---|---|---|" + "---|" * (len(costs) + bool(vs))]
     for m in methods:
         a = score[m]["all"]
         name = f"{m} (control)" if m in control else m
         rows.append(f"| {name} | {a['pearson_support_median']:.2f} [{a['pearson_support_q25']:.2f}, "
-                    f"{a['pearson_support_q75']:.2f}] | {a['variants']['block']['pearson_median']:.2f} "
-                    f"| {a['curve_error']:.2f} |"
+                    f"{a['pearson_support_q75']:.2f}] |" + (f" {_versus_best(vs, m)} |" if vs else "")
+                    + f" {a['variants']['block']['pearson_median']:.2f} | {a['curve_error']:.2f} |"
                     + "".join(f" {c['seconds_per_attribution'][m]:.3g} |" if m in c["seconds_per_attribution"]
                               else " |" for c, _ in costs))
+    if vs:
+        ties = [m for m, d in vs["methods"].items() if m != vs["best"] and not d["distinguishable"]]
+        rows += ["", f"Best by the median Pearson on the truth's support: {vs['best']}; the samples "
+                     f"({vs['n']} cell-samples, paired bootstrap) cannot tell from it: "
+                     f"{', '.join(ties) or 'no other method'}. Controls are left out of this comparison."]
     val, ctrl = faith["validation"], faith.get("controls", {})
     prow = ["| measure | Spearman with the truth's ranking | p | Holm p | verdict | every method above the controls? |",
             "|---|---|---|---|---|---|"]
@@ -85,6 +97,18 @@ def judges(root: Path) -> str:
         f"Validated (Holm p < {faith['alpha']:g}): {', '.join(validated) or 'none'}. Every method above both "
         f"controls: {', '.join(tells) or 'no measure'}. Both: {', '.join(both) or 'no measure'}.", "",
         sanity_line])
+
+
+def _versus_best(vs: dict, method: str) -> str:
+    """One method's difference from the best with its interval; "best" for the best, "-" for a
+    control (not compared)."""
+    if method == vs["best"]:
+        return "best"
+    d = vs["methods"].get(method)
+    if d is None:
+        return "-"
+    return (f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            + ("" if d["distinguishable"] else " (not told apart)"))
 
 
 def band_coverage(root: Path) -> str:
